@@ -1,0 +1,2 @@
+//! Rustler glue between the BEAM and the Ferrite engine.
+rustler::init!("Elixir.Ferrite.Native");

@@ -1,0 +1,214 @@
+//! The command table: each command's name, arity, flags, key positions and
+//! handler, as data (as in Redis's `commands.def`). One file per family.
+//!
+//! The dispatcher (`Engine::execute`) reads this table for arity errors,
+//! OOM checks, write logging and statistics, so handlers only parse their
+//! arguments and apply them.
+
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::engine::Ctx;
+use crate::reply::Reply;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A command handler: parses `argv` (with `argv[0]` the command name) and
+/// applies it.
+pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> Reply;
+
+/// Command flags (a subset of Redis's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    /// May modify the dataset.
+    pub const WRITE: Flags = Flags(1);
+    /// Never modifies the dataset.
+    pub const READONLY: Flags = Flags(1 << 1);
+    /// O(1) or O(log n): runs on a normal scheduler.
+    pub const FAST: Flags = Flags(1 << 2);
+    /// May take long: runs on a dirty scheduler.
+    pub const SLOW: Flags = Flags(1 << 3);
+    /// May block the caller.
+    pub const BLOCKING: Flags = Flags(1 << 4);
+    /// Not allowed from scripts.
+    pub const NOSCRIPT: Flags = Flags(1 << 5);
+    /// May grow memory: refused under `maxmemory` with noeviction.
+    pub const DENYOOM: Flags = Flags(1 << 6);
+    /// Administrative command.
+    pub const ADMIN: Flags = Flags(1 << 7);
+    /// Allowed while the client is in RESP2 subscribe mode.
+    pub const PUBSUB: Flags = Flags(1 << 8);
+    /// Not queued by MULTI (runs at once: EXEC, DISCARD, WATCH...).
+    pub const NO_MULTI: Flags = Flags(1 << 9);
+    /// Allowed while a script is running too long (SCRIPT KILL...).
+    pub const ALLOW_BUSY: Flags = Flags(1 << 10);
+    /// Depends on randomness or time: scripts log effects, not the command.
+    pub const RANDOM: Flags = Flags(1 << 11);
+    /// Allowed before AUTH.
+    pub const NO_AUTH: Flags = Flags(1 << 12);
+    /// Loading-time safe / stale-ok; informational.
+    pub const LOADING: Flags = Flags(1 << 13);
+
+    /// True when every bit of `other` is set.
+    #[inline]
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Union.
+    pub const fn or(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// Redis's flag names, for COMMAND INFO.
+    pub fn names(self) -> Vec<&'static str> {
+        const NAMES: [(Flags, &str); 11] = [
+            (Flags::WRITE, "write"),
+            (Flags::READONLY, "readonly"),
+            (Flags::DENYOOM, "denyoom"),
+            (Flags::ADMIN, "admin"),
+            (Flags::PUBSUB, "pubsub"),
+            (Flags::NOSCRIPT, "noscript"),
+            (Flags::BLOCKING, "blocking"),
+            (Flags::LOADING, "loading"),
+            (Flags::FAST, "fast"),
+            (Flags::NO_AUTH, "no_auth"),
+            (Flags::ALLOW_BUSY, "allow_busy"),
+        ];
+        NAMES
+            .iter()
+            .filter(|(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+/// One command's entry in the table.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (with the name), `-n` at least n.
+    pub arity: i32,
+    /// Flags.
+    pub flags: Flags,
+    /// Position of the first key (0: none).
+    pub first_key: i32,
+    /// Position of the last key (-1: the last argument, -2: the one before).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// The handler.
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    /// True when `argc` (with the name) satisfies the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// The key arguments of `argv`, per the table's positions.
+    pub fn keys<'b>(&self, argv: &[&'b [u8]]) -> Vec<&'b [u8]> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let argc = argv.len() as i32;
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key.min(argc - 1)
+        };
+        let mut out = Vec::new();
+        let mut i = self.first_key;
+        while i <= last && i < argc {
+            out.push(argv[i as usize]);
+            i += self.step.max(1);
+        }
+        out
+    }
+}
+
+/// Builds a `CommandSpec`: `cmd!(name, arity, flags, first, last, step, handler)`.
+#[macro_export]
+macro_rules! cmd {
+    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $handler:expr) => {
+        $crate::command::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $first,
+            last_key: $last,
+            step: $step,
+            handler: $handler,
+        }
+    };
+}
+
+/// Every family's table, in one list.
+fn families() -> Vec<&'static [CommandSpec]> {
+    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+}
+
+fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut m = HashMap::new();
+        for fam in families() {
+            for spec in fam {
+                let prev = m.insert(spec.name.as_bytes(), spec);
+                assert!(prev.is_none(), "command {} defined twice", spec.name);
+            }
+        }
+        m
+    })
+}
+
+/// Every command in the table.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    table().values().copied()
+}
+
+/// Looks a command up by name, in any case.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(&*lower).copied()
+}
+
+/// Reads `NX`/`XX`-style flag arguments: helpers shared by families.
+pub mod args {
+    use crate::reply::{errors, Reply};
+    use crate::util;
+
+    /// Parses an integer argument.
+    pub fn int(b: &[u8]) -> Result<i64, Reply> {
+        util::arg_i64(b)
+    }
+
+    /// The syntax error reply.
+    pub fn syntax() -> Reply {
+        Reply::err(errors::SYNTAX)
+    }
+}

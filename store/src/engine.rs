@@ -1,0 +1,383 @@
+//! `Engine` (the databases, config, clock and shared hubs) and `Session` (one
+//! client's state).
+//!
+//! # Locking scheme
+//!
+//! One engine-wide mutex guards all sixteen databases and every hub. A command
+//! runs start to finish under it, so every command is atomic, as in Redis's
+//! single-threaded core: a reader never sees a half-applied command, and
+//! MULTI/EXEC, scripts, SWAPDB and cross-database MOVE/COPY need no lock
+//! ordering at all. The cost of the lock itself is one uncontended atomic
+//! pair (about 20 ns). Long commands hold it for their whole run, as they
+//! would block a Redis server; the NIF therefore only *tries* the lock on a
+//! normal scheduler and moves a contended call to a dirty scheduler, so a
+//! long command never stalls a normal scheduler behind it.
+//!
+//! Invariant: nothing that can block (disk I/O with fsync, sleeping) runs
+//! under the lock except what Redis also does synchronously (`appendfsync
+//! always`, SAVE, DEBUG SLEEP).
+
+use crate::command::{self, CommandSpec, Flags};
+use crate::config::Config;
+use crate::keyspace::Db;
+use crate::reply::{errors, Reply};
+use crate::stats::Stats;
+use parking_lot::{Mutex, MutexGuard};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Number of logical databases (`SELECT 0` .. `SELECT 15`).
+pub const NUM_DBS: usize = 16;
+
+/// Wall clock in Unix milliseconds, with an offset that tests can move
+/// forward (`Engine::fast_forward`).
+#[derive(Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// Milliseconds since the Unix epoch, including the test offset.
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        (real + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    /// Microseconds since the Unix epoch, including the test offset.
+    pub fn now_us(&self) -> u64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        (real + self.offset_ms.load(Ordering::Relaxed) * 1000).max(0) as u64
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// Everything the engine lock guards.
+pub struct State {
+    /// The sixteen databases.
+    pub dbs: Vec<Db>,
+    /// Runtime configuration (`CONFIG GET/SET`).
+    pub config: Config,
+    /// Counters for INFO.
+    pub stats: Stats,
+    /// Number of changes since the last save (Redis's `server.dirty`).
+    pub dirty: u64,
+    /// Random source for sampling.
+    pub rng: SmallRng,
+    /// Unix time (seconds) of the last successful save.
+    pub lastsave: u64,
+}
+
+/// A client's state: the selected database and protocol, and (in later
+/// layers) transaction, watch and subscription state.
+#[derive(Debug)]
+pub struct Session {
+    /// Unique client id (`CLIENT ID`).
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version: 2 or 3.
+    pub resp: u8,
+    /// `CLIENT SETNAME` name.
+    pub name: Option<Vec<u8>>,
+}
+
+/// The Ferrite engine: sixteen databases behind one lock, plus a clock.
+pub struct Engine {
+    state: Mutex<State>,
+    /// The engine's clock.
+    pub clock: Clock,
+    next_client_id: AtomicU64,
+    closed: AtomicBool,
+    started: Instant,
+    /// Process-unique id of this engine (for INFO `run_id` and logs).
+    pub run_id: String,
+}
+
+/// What a command handler sees: the locked state, the calling session and
+/// the time the command started.
+pub struct Ctx<'a> {
+    /// The locked engine state.
+    pub st: &'a mut State,
+    /// The calling session.
+    pub session: &'a mut Session,
+    /// Command start time, Unix milliseconds (Redis caches it per command).
+    pub now: u64,
+    /// The engine (clock, ids).
+    pub engine: &'a Engine,
+}
+
+impl Engine {
+    /// A new in-memory engine with default configuration.
+    pub fn new() -> Arc<Engine> {
+        Engine::with_config(Config::default())
+    }
+
+    /// A new in-memory engine with the given configuration.
+    pub fn with_config(config: Config) -> Arc<Engine> {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7);
+        let run_id = format!(
+            "{:040x}",
+            (seed as u128) * 0x9E37_79B9_7F4A_7C15_u128 + 0x1234_5678
+        );
+        let engine = Arc::new(Engine {
+            state: Mutex::new(State {
+                dbs: (0..NUM_DBS).map(|_| Db::new()).collect(),
+                config,
+                stats: Stats::default(),
+                dirty: 0,
+                rng: SmallRng::seed_from_u64(seed),
+                lastsave: seed / 1_000_000_000,
+            }),
+            clock: Clock::default(),
+            next_client_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            started: Instant::now(),
+            run_id: run_id[run_id.len() - 40..].to_string(),
+        });
+        crate::expire::register(&engine);
+        engine
+    }
+
+    /// A new session (client) on this engine, with database 0 selected.
+    pub fn session(&self) -> Session {
+        Session {
+            id: self.next_client_id.fetch_add(1, Ordering::Relaxed),
+            db: 0,
+            resp: 2,
+            name: None,
+        }
+    }
+
+    /// Seconds since the engine started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Marks the engine closed: every later call fails. Memory is freed when
+    /// the last reference goes.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lock().dbs.iter_mut().for_each(Db::clear);
+    }
+
+    /// True once `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Moves this engine's clock forward by `ms` milliseconds.
+    pub fn fast_forward(&self, ms: i64) {
+        self.clock.advance(ms);
+    }
+
+    /// Locks the state (blocking).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// Tries to lock the state without blocking.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        self.state.try_lock()
+    }
+
+    /// Looks up the command named by `argv[0]` (any case).
+    pub fn lookup(argv0: &[u8]) -> Option<&'static CommandSpec> {
+        command::lookup(argv0)
+    }
+
+    /// Runs one command and returns its reply. This is the one command path:
+    /// the NIF, pipelines, transactions, scripts, the listener and log
+    /// replay all come through here.
+    pub fn execute(&self, session: &mut Session, argv: &[&[u8]]) -> Reply {
+        let mut st = self.lock();
+        self.execute_locked(&mut st, session, argv)
+    }
+
+    /// Runs one command with the lock already held.
+    pub fn execute_locked(&self, st: &mut State, session: &mut Session, argv: &[&[u8]]) -> Reply {
+        if self.is_closed() {
+            return Reply::err("ERR database is closed");
+        }
+        let spec = match self.check(argv) {
+            Ok(spec) => spec,
+            Err(reply) => {
+                st.stats.error_replies += 1;
+                return reply;
+            }
+        };
+        let now = self.clock.now_ms();
+        let mut ctx = Ctx {
+            st,
+            session,
+            now,
+            engine: self,
+        };
+        ctx.call(spec, argv)
+    }
+
+    /// Resolves a command and checks its arity, returning Redis's errors.
+    pub fn check(&self, argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
+        let Some(name) = argv.first() else {
+            return Err(Reply::err("ERR empty command"));
+        };
+        let Some(spec) = command::lookup(name) else {
+            return Err(unknown_command(argv));
+        };
+        if !spec.arity_ok(argv.len()) {
+            return Err(Reply::err(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            )));
+        }
+        Ok(spec)
+    }
+}
+
+/// Redis's unknown-command error, with up to 128 bytes of arguments.
+pub fn unknown_command(argv: &[&[u8]]) -> Reply {
+    let name = String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)]).into_owned();
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let a = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
+        args.push('\'');
+        args.push_str(&a);
+        args.push_str("' ");
+    }
+    Reply::err(format!(
+        "ERR unknown command '{name}', with args beginning with: {args}"
+    ))
+}
+
+impl<'a> Ctx<'a> {
+    /// Runs `spec`'s handler with stats and bookkeeping.
+    pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
+        if spec.flags.contains(Flags::DENYOOM) {
+            if let Err(r) = crate::evict::ensure_memory(self) {
+                self.st.stats.error_replies += 1;
+                self.st.stats.record_rejected(spec.name);
+                return r;
+            }
+        }
+        let t0 = Instant::now();
+        let reply = (spec.handler)(self, argv);
+        let us = t0.elapsed().as_micros() as u64;
+        let failed = reply.is_error();
+        self.st.stats.record_call(spec.name, us, failed);
+        reply
+    }
+
+    /// The selected database.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.st.dbs[self.session.db]
+    }
+
+    /// The selected database's index.
+    #[inline]
+    pub fn db_index(&self) -> usize {
+        self.session.db
+    }
+
+    /// Finds a live key in database `db` for reading, reclaiming it if it
+    /// has expired (lazy expiry). Counts a keyspace hit or miss.
+    pub fn lookup_read_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
+        let r = self.lookup_write_in(db, key);
+        if r.is_some() {
+            self.st.stats.keyspace_hits += 1;
+        } else {
+            self.st.stats.keyspace_misses += 1;
+        }
+        r
+    }
+
+    /// `lookup_read_in` on the selected database.
+    #[inline]
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<usize> {
+        self.lookup_read_in(self.session.db, key)
+    }
+
+    /// Finds a live key in database `db` for writing (no hit/miss counted),
+    /// reclaiming it if it has expired.
+    pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
+        let pos = self.st.dbs[db].find(key)?;
+        if self.st.dbs[db].at(pos).is_expired(self.now) {
+            self.expire_at(db, pos);
+            return None;
+        }
+        Some(pos)
+    }
+
+    /// `lookup_write_in` on the selected database.
+    #[inline]
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<usize> {
+        self.lookup_write_in(self.session.db, key)
+    }
+
+    /// Reclaims the expired entry at `pos` of database `db`.
+    pub fn expire_at(&mut self, db: usize, pos: usize) {
+        let e = self.st.dbs[db].remove_at(pos);
+        self.st.stats.expired_keys += 1;
+        self.signal_modified(db, e.key.as_bytes());
+    }
+
+    /// Deletes a live key of database `db`; true if it existed.
+    pub fn delete_in(&mut self, db: usize, key: &[u8]) -> bool {
+        match self.lookup_write_in(db, key) {
+            Some(pos) => {
+                self.st.dbs[db].remove_at(pos);
+                self.signal_modified(db, key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records that `key` in `db` changed (WATCH invalidation and friends).
+    /// Every write path calls it, as Redis calls `signalModifiedKey`.
+    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Counts `n` changes for persistence (`server.dirty`).
+    #[inline]
+    pub fn dirty(&mut self, n: u64) {
+        self.st.dirty += n;
+    }
+
+    /// The LRU/LFU stamp for a newly written or touched key.
+    #[inline]
+    pub fn lru_stamp(&self) -> u32 {
+        crate::evict::stamp(self.now)
+    }
+}
+
+impl Session {
+    /// Whether this session speaks RESP3.
+    pub fn is_resp3(&self) -> bool {
+        self.resp == 3
+    }
+}
+
+/// Returns the WRONGTYPE error reply.
+pub fn wrongtype() -> Reply {
+    Reply::err(errors::WRONGTYPE)
+}

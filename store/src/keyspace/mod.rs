@@ -1,0 +1,318 @@
+//! One database's keyspace: a dense entry vector with a hash index.
+//!
+//! Layout (an "index map"): `entries` holds every live entry contiguously and
+//! `index` is a hash table of positions into it (4 bytes a bucket). This keeps
+//! the cost of a key near 64 bytes of entry plus a few bytes of index, gives
+//! O(1) uniform random sampling (RANDOMKEY, active expiry, eviction), and a
+//! SCAN cursor with Redis's guarantee.
+//!
+//! Invariants kept here:
+//! - `index` holds exactly the positions `0..entries.len()`, each found under
+//!   the hash of `entries[pos].key`.
+//! - `volatile` holds exactly the positions of entries with `expire_at != 0`,
+//!   and `entries[p].vpos` is the slot of `p` in `volatile` (`NO_VPOS` when
+//!   the entry has no expiry).
+//! - Removal swaps the last entry into the hole. SCAN walks positions from
+//!   the end toward the start, so an entry moved by a removal moves from the
+//!   visited part into the unvisited part or stays where it was: a key that
+//!   lives through the whole scan is always returned (perhaps twice).
+
+use crate::types::{Sso, Value};
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+const NO_VPOS: u32 = u32::MAX;
+
+/// One key and its value.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The key.
+    pub key: Sso,
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means none.
+    pub expire_at: u64,
+    /// Access clock for LRU, or packed counter for LFU (as Redis's 24 bits).
+    pub lru: u32,
+    vpos: u32,
+}
+
+impl Entry {
+    /// True when the entry has expired at `now`.
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
+
+/// A database's keyspace.
+pub struct Db {
+    entries: Vec<Entry>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    volatile: Vec<u32>,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db::new()
+    }
+}
+
+impl Db {
+    /// An empty keyspace.
+    pub fn new() -> Db {
+        Db {
+            entries: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            volatile: Vec::new(),
+        }
+    }
+
+    /// Number of keys, including expired keys not yet reclaimed.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the keyspace holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The position of `key`, expired or not.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<usize> {
+        let h = self.hash(key);
+        let entries = &self.entries;
+        self.index
+            .find(h, |&p| entries[p as usize].key.as_bytes() == key)
+            .map(|&p| p as usize)
+    }
+
+    /// The entry at `pos`.
+    #[inline]
+    pub fn at(&self, pos: usize) -> &Entry {
+        &self.entries[pos]
+    }
+
+    /// The entry at `pos`, mutably. Use `set_expire` to change the expiry.
+    #[inline]
+    pub fn at_mut(&mut self, pos: usize) -> &mut Entry {
+        &mut self.entries[pos]
+    }
+
+    /// Inserts a key known to be absent; returns its position.
+    pub fn insert_new(&mut self, key: &[u8], value: Value, lru: u32) -> usize {
+        let pos = self.entries.len();
+        debug_assert!(pos < u32::MAX as usize);
+        self.entries.push(Entry {
+            key: Sso::new(key),
+            value,
+            expire_at: 0,
+            lru,
+            vpos: NO_VPOS,
+        });
+        let h = self.hash(key);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert_unique(h, pos as u32, |&p| {
+            hasher.hash_one(entries[p as usize].key.as_bytes())
+        });
+        pos
+    }
+
+    /// Removes the entry at `pos` and returns it.
+    pub fn remove_at(&mut self, pos: usize) -> Entry {
+        let h = self.hash(self.entries[pos].key.as_bytes());
+        match self.index.find_entry(h, |&p| p as usize == pos) {
+            Ok(e) => {
+                e.remove();
+            }
+            Err(_) => unreachable!("index lost position {pos}"),
+        }
+        self.set_expire(pos, 0);
+        let last = self.entries.len() - 1;
+        if pos != last {
+            let hl = self.hash(self.entries[last].key.as_bytes());
+            if let Some(slot) = self.index.find_mut(hl, |&p| p as usize == last) {
+                *slot = pos as u32;
+            }
+            let vp = self.entries[last].vpos;
+            if vp != NO_VPOS {
+                self.volatile[vp as usize] = pos as u32;
+            }
+        }
+        let e = self.entries.swap_remove(pos);
+        self.maybe_shrink();
+        e
+    }
+
+    fn maybe_shrink(&mut self) {
+        let cap = self.entries.capacity();
+        if cap > 64 && self.entries.len() * 8 < cap {
+            self.entries.shrink_to(self.entries.len() * 2);
+            let (entries, hasher) = (&self.entries, &self.hasher);
+            self.index.shrink_to(entries.len() * 2, |&p| {
+                hasher.hash_one(entries[p as usize].key.as_bytes())
+            });
+        }
+    }
+
+    /// Sets (or with 0 clears) the expiry of the entry at `pos`.
+    pub fn set_expire(&mut self, pos: usize, at: u64) {
+        let e = &mut self.entries[pos];
+        e.expire_at = at;
+        match (at != 0, e.vpos != NO_VPOS) {
+            (true, false) => {
+                e.vpos = self.volatile.len() as u32;
+                self.volatile.push(pos as u32);
+            }
+            (false, true) => {
+                let vp = e.vpos as usize;
+                e.vpos = NO_VPOS;
+                let moved = *self.volatile.last().unwrap();
+                self.volatile.swap_remove(vp);
+                if vp < self.volatile.len() {
+                    self.entries[moved as usize].vpos = vp as u32;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A uniformly random position, if any.
+    pub fn random_pos(&self, rng: &mut impl rand::Rng) -> Option<usize> {
+        if self.entries.is_empty() {
+            None
+        } else {
+            Some(rng.gen_range(0..self.entries.len()))
+        }
+    }
+
+    /// A uniformly random position among keys with an expiry.
+    pub fn random_volatile(&self, rng: &mut impl rand::Rng) -> Option<usize> {
+        if self.volatile.is_empty() {
+            None
+        } else {
+            Some(self.volatile[rng.gen_range(0..self.volatile.len())] as usize)
+        }
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        *self = Db {
+            hasher: self.hasher.clone(),
+            ..Db::new()
+        };
+    }
+
+    /// All entries, in storage order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// One SCAN step: visits up to `count` positions below `cursor` (0 means
+    /// start) and returns the next cursor (0 when done) and the positions.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<usize>) {
+        let n = self.entries.len() as u64;
+        let start = if cursor == 0 { n } else { cursor.min(n) };
+        let end = start.saturating_sub(count.max(1) as u64);
+        let positions = (end..start).rev().map(|p| p as usize).collect();
+        (end, positions)
+    }
+
+    /// Bytes the table itself occupies (entries and index), excluding values'
+    /// heap memory.
+    pub fn table_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.index.capacity() * 5
+            + self.volatile.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Sso::from(v))
+    }
+
+    #[test]
+    fn entry_is_compact() {
+        assert!(std::mem::size_of::<Entry>() <= 64);
+    }
+
+    #[test]
+    fn insert_find_remove_keeps_index() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.insert_new(format!("k{i}").as_bytes(), s("v"), 0);
+        }
+        for i in (0..1000).step_by(3) {
+            let p = db.find(format!("k{i}").as_bytes()).unwrap();
+            db.set_expire(p, 5);
+        }
+        for i in (0..1000).step_by(2) {
+            let p = db.find(format!("k{i}").as_bytes()).unwrap();
+            let e = db.remove_at(p);
+            assert_eq!(e.key.as_bytes(), format!("k{i}").as_bytes());
+        }
+        assert_eq!(db.len(), 500);
+        for i in 0..1000 {
+            let p = db.find(format!("k{i}").as_bytes());
+            assert_eq!(p.is_some(), i % 2 == 1);
+            if let Some(p) = p {
+                assert_eq!(db.at(p).expire_at != 0, i % 3 == 0);
+            }
+        }
+        let vol = (0..1000).filter(|i| i % 2 == 1 && i % 3 == 0).count();
+        assert_eq!(db.volatile_len(), vol);
+        for &p in &db.volatile {
+            assert_ne!(db.at(p as usize).expire_at, 0);
+        }
+    }
+
+    #[test]
+    fn scan_never_misses_survivors() {
+        let mut db = Db::new();
+        for i in 0..500 {
+            db.insert_new(format!("k{i}").as_bytes(), s("v"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, ps) = db.scan(cursor, 10);
+            for p in ps {
+                seen.insert(db.at(p).key.as_bytes().to_vec());
+            }
+            // Delete some keys mid-scan (only odd-numbered ones).
+            for _ in 0..3 {
+                let k = format!("k{}", deleted * 2 + 1);
+                deleted += 1;
+                if let Some(p) = db.find(k.as_bytes()) {
+                    db.remove_at(p);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        for i in (0..500).step_by(2) {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "missed k{i}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `Reply`: the one result type of every command.
+//!
+//! It is shaped like RESP3 so that nothing is lost on the way out: the NIF
+//! turns it into Erlang terms, the listener into RESP2 or RESP3 bytes, and the
+//! script bridge into Lua values. Each consumer downgrades the RESP3-only
+//! shapes (maps, sets, doubles, booleans) the way Redis does for RESP2 clients.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Bytes of a bulk reply: owned, or shared with the stored value (so a large
+/// GET can hand the stored bytes out without copying them).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Bulk {
+    /// Bytes owned by the reply.
+    Owned(Vec<u8>),
+    /// Bytes shared with a stored value.
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Deref for Bulk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bulk::Owned(v) => v,
+            Bulk::Shared(a) => a,
+        }
+    }
+}
+
+impl fmt::Debug for Bulk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+/// A command's reply, RESP3-shaped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `+OK`-style status line.
+    Status(String),
+    /// `-ERR ...` error line. The text carries its own prefix (`ERR`,
+    /// `WRONGTYPE`, `EXECABORT`, ...), exactly as Redis writes it.
+    Error(String),
+    /// `:n` integer.
+    Int(i64),
+    /// `$n` bulk string.
+    Bulk(Bulk),
+    /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
+    Nil,
+    /// The null array (`*-1` in RESP2, `_` in RESP3).
+    NilArray,
+    /// `*n` array.
+    Array(Vec<Reply>),
+    /// RESP3 map; a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// RESP3 boolean; the integer 1 or 0 in RESP2.
+    Bool(bool),
+    /// RESP3 verbatim string (`=`); a bulk string in RESP2.
+    Verbatim(String),
+    /// RESP3 push (`>`); an array in RESP2. Used for pub/sub messages.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    /// The `+OK` reply.
+    pub fn ok() -> Reply {
+        Reply::Status("OK".into())
+    }
+
+    /// A status reply with the given text.
+    pub fn status(s: &str) -> Reply {
+        Reply::Status(s.to_string())
+    }
+
+    /// An error reply. `msg` must carry its prefix (`ERR ...`).
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    /// A bulk reply copied from `b`.
+    pub fn bulk(b: &[u8]) -> Reply {
+        Reply::Bulk(Bulk::Owned(b.to_vec()))
+    }
+
+    /// A bulk reply taking ownership of `v`.
+    pub fn bulk_vec(v: Vec<u8>) -> Reply {
+        Reply::Bulk(Bulk::Owned(v))
+    }
+
+    /// A bulk reply from text.
+    pub fn text(s: impl Into<String>) -> Reply {
+        Reply::Bulk(Bulk::Owned(s.into().into_bytes()))
+    }
+
+    /// A bulk reply or nil.
+    pub fn opt_bulk(b: Option<&[u8]>) -> Reply {
+        match b {
+            Some(b) => Reply::bulk(b),
+            None => Reply::Nil,
+        }
+    }
+
+    /// An array of bulk replies.
+    pub fn bulks<I, B>(items: I) -> Reply
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        Reply::Array(items.into_iter().map(|b| Reply::bulk(b.as_ref())).collect())
+    }
+
+    /// True when this reply is an error.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// The bytes of a bulk, status or verbatim reply.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) => Some(b),
+            Reply::Status(s) | Reply::Verbatim(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// The integer of an `Int` reply.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Reply::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// Redis's fixed error texts, written once.
+pub mod errors {
+    /// `WRONGTYPE ...`
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// `ERR syntax error`
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// Integer parse failure.
+    pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+    /// Float parse failure.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// `ERR no such key`
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    /// Integer overflow on INCR-style commands.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// DB index out of range.
+    pub const DB_INDEX: &str = "ERR DB index is out of range";
+    /// Timeout argument parse failure.
+    pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    /// Negative timeout.
+    pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+    /// Out-of-memory under `maxmemory` with noeviction.
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    /// String larger than `proto-max-bulk-len`.
+    pub const STRING_TOO_LONG: &str =
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}

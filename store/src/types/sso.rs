@@ -1,0 +1,190 @@
+//! `Sso`: a byte string that keeps up to 22 bytes inline.
+//!
+//! Keys and small string values are stored in the entry itself, so a GET of a
+//! short key touches no heap memory beyond the table. Longer strings live in a
+//! reference-counted buffer, which a GET can hand out without copying.
+//!
+//! Invariant: a string of `INLINE_CAP` bytes or fewer is always `Inline`, so
+//! equality and hashing can compare representations as bytes.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Bytes kept inline.
+pub const INLINE_CAP: usize = 22;
+
+/// A compact, immutable-by-default byte string (24 bytes).
+#[derive(Clone)]
+pub enum Sso {
+    /// Up to `INLINE_CAP` bytes, in place.
+    Inline {
+        /// Number of bytes used in `buf`.
+        len: u8,
+        /// The bytes; those past `len` are zero.
+        buf: [u8; INLINE_CAP],
+    },
+    /// More than `INLINE_CAP` bytes, shared.
+    Heap(Arc<Vec<u8>>),
+}
+
+impl Sso {
+    /// The empty string.
+    pub const EMPTY: Sso = Sso::Inline {
+        len: 0,
+        buf: [0; INLINE_CAP],
+    };
+
+    /// Copies `b` into a new string.
+    #[inline]
+    pub fn new(b: &[u8]) -> Sso {
+        if b.len() <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[..b.len()].copy_from_slice(b);
+            Sso::Inline {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Sso::Heap(Arc::new(b.to_vec()))
+        }
+    }
+
+    /// Takes ownership of `v` (stays on the heap only when long).
+    pub fn from_vec(v: Vec<u8>) -> Sso {
+        if v.len() <= INLINE_CAP {
+            Sso::new(&v)
+        } else {
+            Sso::Heap(Arc::new(v))
+        }
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Sso::Inline { len, buf } => &buf[..*len as usize],
+            Sso::Heap(v) => v,
+        }
+    }
+
+    /// Length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self {
+            Sso::Inline { len, .. } => *len as usize,
+            Sso::Heap(v) => v.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes owned beyond the 24 bytes of the value itself.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Sso::Inline { .. } => 0,
+            // Arc header (two counters) + Vec header + capacity.
+            Sso::Heap(v) => 16 + 24 + v.capacity(),
+        }
+    }
+
+    /// The shared buffer, when the bytes live on the heap.
+    pub fn shared(&self) -> Option<&Arc<Vec<u8>>> {
+        match self {
+            Sso::Heap(v) => Some(v),
+            Sso::Inline { .. } => None,
+        }
+    }
+
+    /// Mutates the bytes through `f`, keeping the inline invariant. Copies a
+    /// shared heap buffer first if someone else holds it (copy on write).
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        match self {
+            Sso::Heap(arc) => {
+                let v = Arc::make_mut(arc);
+                let r = f(v);
+                if v.len() <= INLINE_CAP {
+                    *self = Sso::new(&v.clone());
+                }
+                r
+            }
+            Sso::Inline { .. } => {
+                let mut v = self.as_bytes().to_vec();
+                let r = f(&mut v);
+                *self = Sso::from_vec(v);
+                r
+            }
+        }
+    }
+}
+
+impl Default for Sso {
+    fn default() -> Self {
+        Sso::EMPTY
+    }
+}
+
+impl PartialEq for Sso {
+    #[inline]
+    fn eq(&self, other: &Sso) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Sso {}
+
+impl Hash for Sso {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl std::fmt::Debug for Sso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl From<&[u8]> for Sso {
+    fn from(b: &[u8]) -> Sso {
+        Sso::new(b)
+    }
+}
+
+impl From<&str> for Sso {
+    fn from(s: &str) -> Sso {
+        Sso::new(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Sso>(), 24);
+    }
+
+    #[test]
+    fn inline_and_heap_round_trip() {
+        for n in [0, 1, 22, 23, 100] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let s = Sso::new(&b);
+            assert_eq!(s.as_bytes(), &b[..]);
+            assert_eq!(matches!(s, Sso::Inline { .. }), n <= INLINE_CAP);
+        }
+    }
+
+    #[test]
+    fn modify_keeps_invariant() {
+        let mut s = Sso::new(&[7u8; 30]);
+        s.modify(|v| v.truncate(3));
+        assert!(matches!(s, Sso::Inline { len: 3, .. }));
+        s.modify(|v| v.extend_from_slice(&[1u8; 40]));
+        assert!(matches!(s, Sso::Heap(_)));
+        assert_eq!(s.len(), 43);
+    }
+}

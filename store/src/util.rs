@@ -1,0 +1,345 @@
+//! Parsing and formatting helpers with Redis's exact rules.
+
+use crate::reply::{errors, Reply};
+
+/// Parses an integer the way Redis's `string2ll` does: optional `-`, no `+`,
+/// no leading zeros, no spaces, within `i64`.
+pub fn parse_i64_strict(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Parses an integer argument, or returns Redis's error reply.
+pub fn arg_i64(b: &[u8]) -> Result<i64, Reply> {
+    parse_i64_strict(b).ok_or_else(|| Reply::err(errors::NOT_INT))
+}
+
+/// Parses a float the way Redis's `strtold`-based parsers do: no leading or
+/// trailing space, not NaN. Accepts `inf`, `+inf`, `-inf` and friends.
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_whitespace())
+        || s.ends_with(|c: char| c.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            // Rust's parser rejects hex floats and the like, which Redis
+            // accepts through strtold; they are not worth the surprise.
+            if lower.contains("inf") || lower.contains("nan") {
+                return None;
+            }
+            s.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Parses a float argument, or returns Redis's error reply.
+pub fn arg_f64(b: &[u8]) -> Result<f64, Reply> {
+    parse_f64(b).ok_or_else(|| Reply::err(errors::NOT_FLOAT))
+}
+
+/// Formats a float as Redis's `%.17g` (scores and doubles in RESP2 replies).
+pub fn fmt_g17(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    fmt_g(v, 17)
+}
+
+/// C's `%.{prec}g` for a finite, non-zero double.
+pub fn fmt_g(v: f64, prec: usize) -> String {
+    let prec = prec.max(1);
+    let sci = format!("{:.*e}", prec - 1, v);
+    let (mant, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    if exp < -4 || exp >= prec as i32 {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{:.*}", decimals, v)).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Formats a float for INCRBYFLOAT and HINCRBYFLOAT: the shortest text that
+/// reads back as the same double, never in exponent form (as Redis's
+/// humanized `long double` output looks for ordinary values).
+pub fn fmt_human(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{v}");
+    s
+}
+
+/// Redis's glob matcher (`stringmatchlen`): `*`, `?`, `[...]` with `^`
+/// negation and ranges, and `\` escapes.
+pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    glob_inner(pattern, s, nocase, 0)
+}
+
+fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
+    // Guard against pathological patterns as Redis does (nesting limit).
+    if depth > 1000 {
+        return false;
+    }
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
+    while !p.is_empty() && !s.is_empty() {
+        match p[0] {
+            b'*' => {
+                while p.len() > 1 && p[1] == b'*' {
+                    p = &p[1..];
+                }
+                if p.len() == 1 {
+                    return true;
+                }
+                for i in 0..s.len() {
+                    if glob_inner(&p[1..], &s[i..], nocase, depth + 1) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            b'?' => {
+                s = &s[1..];
+                p = &p[1..];
+                continue;
+            }
+            b'[' => {
+                p = &p[1..];
+                let not = !p.is_empty() && p[0] == b'^';
+                if not {
+                    p = &p[1..];
+                }
+                let mut matched = false;
+                loop {
+                    if p.is_empty() {
+                        break;
+                    }
+                    if p[0] == b'\\' && p.len() >= 2 {
+                        p = &p[1..];
+                        if eq(p[0], s[0]) {
+                            matched = true;
+                        }
+                    } else if p[0] == b']' {
+                        break;
+                    } else if p.len() >= 3 && p[1] == b'-' {
+                        let (mut start, mut end) = (p[0], p[2]);
+                        let mut c = s[0];
+                        if start > end {
+                            std::mem::swap(&mut start, &mut end);
+                        }
+                        if nocase {
+                            start = start.to_ascii_lowercase();
+                            end = end.to_ascii_lowercase();
+                            c = c.to_ascii_lowercase();
+                        }
+                        p = &p[2..];
+                        if c >= start && c <= end {
+                            matched = true;
+                        }
+                    } else if eq(p[0], s[0]) {
+                        matched = true;
+                    }
+                    p = &p[1..];
+                }
+                if not {
+                    matched = !matched;
+                }
+                if !matched {
+                    return false;
+                }
+                s = &s[1..];
+                if !p.is_empty() {
+                    p = &p[1..];
+                }
+                continue;
+            }
+            b'\\' if p.len() >= 2 => {
+                p = &p[1..];
+                if !eq(p[0], s[0]) {
+                    return false;
+                }
+            }
+            c => {
+                if !eq(c, s[0]) {
+                    return false;
+                }
+            }
+        }
+        s = &s[1..];
+        p = &p[1..];
+    }
+    if s.is_empty() {
+        while !p.is_empty() && p[0] == b'*' {
+            p = &p[1..];
+        }
+    }
+    p.is_empty() && s.is_empty()
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+#[inline]
+pub fn eq_ic(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+/// Formats an integer as bytes.
+pub fn i64_bytes(v: i64) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+/// Reads a size with an optional unit, as in redis.conf (`100mb`, `1gb`, `5k`).
+pub fn parse_memory(b: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(b).ok()?.to_ascii_lowercase();
+    let units: [(&str, u64); 8] = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+        ("b", 1),
+        ("", 1),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = s.strip_suffix(suffix) {
+            if num.is_empty() || !num.bytes().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            return num.parse::<u64>().ok()?.checked_mul(mul);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"-12"), Some(-12));
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+            b"-",
+        ] {
+            assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+    }
+
+    #[test]
+    fn g17() {
+        assert_eq!(fmt_g17(1.1), "1.1000000000000001");
+        assert_eq!(fmt_g17(1.0), "1");
+        assert_eq!(fmt_g17(-2.5), "-2.5");
+        assert_eq!(fmt_g17(1e20), "1e+20");
+        assert_eq!(fmt_g17(0.0001), "0.0001");
+        assert_eq!(fmt_g17(0.00001), "1.0000000000000001e-05");
+        assert_eq!(fmt_g17(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"anything", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(!glob_match(b"h\\*llo", b"hello", false));
+        assert!(glob_match(b"user:*:name", b"user:42:name", false));
+        assert!(glob_match(b"MAXMEMORY*", b"maxmemory-policy", true));
+        assert!(!glob_match(b"a*b", b"acd", false));
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory(b"100mb"), Some(100 << 20));
+        assert_eq!(parse_memory(b"1024"), Some(1024));
+        assert_eq!(parse_memory(b"5k"), Some(5000));
+        assert_eq!(parse_memory(b"x"), None);
+    }
+}
