@@ -79,6 +79,45 @@ pub struct State {
     pub rng: SmallRng,
     /// Unix time (seconds) of the last successful save.
     pub lastsave: u64,
+    /// Clients waiting in blocking commands.
+    pub blocking: crate::blocking::Registry,
+    /// Pub/sub channels and patterns.
+    pub pubsub: crate::pubsub::Hub,
+    /// Watched keys (WATCH).
+    pub watches: crate::tx::Watches,
+    /// Write propagation to the append-only log and sync.
+    pub propagation: crate::persist::Propagation,
+    /// Script and function caches.
+    pub scripts: crate::script::Scripts,
+}
+
+/// Something the engine sends to a client outside of a command's reply:
+/// the result of a blocking command served later, or a push message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    /// The reply to the blocking command registered under `token`.
+    Served {
+        /// The token `Session::blocked` carried.
+        token: u64,
+        /// The command's reply.
+        reply: Reply,
+    },
+    /// A push message (pub/sub message, keyspace notification).
+    Push(Reply),
+}
+
+/// Where the engine delivers `Outgoing` messages for one client. The NIF
+/// implements it with `enif_send` to a pid; the listener with a socket
+/// writer.
+///
+/// Invariant: `send` never blocks (a slow receiver must not stall the
+/// engine), and returns false once the receiver is gone, so the engine can
+/// give a served element to the next waiter instead.
+pub trait Sink: Send + Sync {
+    /// Delivers a message; false when the receiver is gone.
+    fn send(&self, msg: Outgoing) -> bool;
+    /// True while the receiver is alive.
+    fn alive(&self) -> bool;
 }
 
 /// A client's state: the selected database and protocol, and (in later
@@ -93,6 +132,28 @@ pub struct Session {
     pub resp: u8,
     /// `CLIENT SETNAME` name.
     pub name: Option<Vec<u8>>,
+    /// Where out-of-band messages for this client go (blocking results,
+    /// pub/sub). `None`: this client cannot block or subscribe.
+    pub sink: Option<std::sync::Arc<dyn Sink>>,
+    /// Set by a blocking command that registered a waiter instead of
+    /// replying: the token its `Outgoing::Served` will carry. The caller
+    /// takes it after `execute` returns.
+    pub blocked: Option<u64>,
+    /// True while the commands run inside EXEC or a script: blocking
+    /// commands then reply at once as if they timed out, as in Redis.
+    pub no_block: bool,
+    /// MULTI/WATCH state.
+    pub tx: crate::tx::SessionTx,
+    /// Subscriptions of this client.
+    pub subs: crate::pubsub::SessionSubs,
+    /// False until AUTH succeeds when `requirepass` is set.
+    pub authenticated: bool,
+}
+
+impl std::fmt::Debug for dyn Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sink")
+    }
 }
 
 /// The Ferrite engine: sixteen databases behind one lock, plus a clock.
@@ -144,6 +205,11 @@ impl Engine {
                 dirty: 0,
                 rng: SmallRng::seed_from_u64(seed),
                 lastsave: seed / 1_000_000_000,
+                blocking: Default::default(),
+                pubsub: Default::default(),
+                watches: Default::default(),
+                propagation: Default::default(),
+                scripts: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),
@@ -162,6 +228,12 @@ impl Engine {
             db: 0,
             resp: 2,
             name: None,
+            sink: None,
+            blocked: None,
+            no_block: false,
+            tx: Default::default(),
+            subs: Default::default(),
+            authenticated: false,
         }
     }
 
@@ -229,7 +301,14 @@ impl Engine {
             now,
             engine: self,
         };
-        ctx.call(spec, argv)
+        // MULTI queueing, subscribe-mode and AUTH restrictions, BUSY.
+        if let Some(reply) = crate::tx::intercept(&mut ctx, spec, argv) {
+            return reply;
+        }
+        let reply = ctx.call(spec, argv);
+        // Serve clients blocked on keys this command made ready.
+        crate::blocking::serve_ready(&mut ctx);
+        reply
     }
 
     /// Resolves a command and checks its arity, returning Redis's errors.
@@ -280,7 +359,11 @@ impl<'a> Ctx<'a> {
             }
         }
         let t0 = Instant::now();
+        let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
+        if self.st.dirty != dirty_before {
+            crate::persist::propagate(self, spec, argv);
+        }
         let us = t0.elapsed().as_micros() as u64;
         let failed = reply.is_error();
         self.st.stats.record_call(spec.name, us, failed);
@@ -355,7 +438,24 @@ impl<'a> Ctx<'a> {
 
     /// Records that `key` in `db` changed (WATCH invalidation and friends).
     /// Every write path calls it, as Redis calls `signalModifiedKey`.
-    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        crate::tx::touch(self.st, db, key);
+    }
+
+    /// Publishes a keyspace notification for `key` in the selected database
+    /// (`class` is one of the `notify-keyspace-events` flag letters, `event`
+    /// Redis's event name), as Redis's `notifyKeyspaceEvent`.
+    pub fn notify(&mut self, class: char, event: &str, key: &[u8]) {
+        let db = self.session.db;
+        crate::pubsub::notify_keyspace(self.st, class, event, key, db);
+    }
+
+    /// Signals that `key` in `db` may now satisfy blocked clients (a push to
+    /// a list, an add to a sorted set or stream), as Redis's
+    /// `signalKeyAsReady`. Waiters are served after the command completes.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        crate::blocking::signal_ready(self.st, db, key);
+    }
 
     /// Counts `n` changes for persistence (`server.dirty`).
     #[inline]

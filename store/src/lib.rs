@@ -15,16 +15,21 @@
 //! assert_eq!(engine.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(b"v"));
 //! ```
 
+pub mod blocking;
 pub mod command;
 pub mod config;
 pub mod engine;
 pub mod evict;
 pub mod expire;
 pub mod keyspace;
+pub mod persist;
+pub mod pubsub;
 pub mod reply;
+pub mod script;
 pub mod stats;
+pub mod tx;
 pub mod types;
 pub mod util;
 
-pub use engine::{Ctx, Engine, Session};
+pub use engine::{Ctx, Engine, Outgoing, Session, Sink};
 pub use reply::{Bulk, Reply};
