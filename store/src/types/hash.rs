@@ -3,7 +3,7 @@
 use super::Sso;
 
 /// A hash of fields to values.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Hash {
     /// Field → value.
     pub map: hashbrown::HashMap<Sso, Sso>,

@@ -4,7 +4,7 @@ use super::Sso;
 use std::collections::VecDeque;
 
 /// A list of byte strings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct List {
     /// The elements, head first.
     pub items: VecDeque<Sso>,

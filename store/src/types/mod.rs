@@ -13,7 +13,10 @@ pub mod zset;
 pub use sso::Sso;
 
 /// A stored value.
-#[derive(Clone, Debug)]
+///
+/// Invariant: every type serializes with serde and reads back equal; the
+/// snapshot format (rmp-serde) depends on it, so a new type must too.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A string (Redis strings are binary-safe byte strings).
     Str(Sso),

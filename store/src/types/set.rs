@@ -3,7 +3,7 @@
 use super::Sso;
 
 /// A set of byte strings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Set {
     /// The members.
     pub members: hashbrown::HashSet<Sso>,

@@ -147,6 +147,42 @@ impl std::fmt::Debug for Sso {
     }
 }
 
+/// Serialized as a plain byte string (MessagePack `bin`).
+impl serde::Serialize for Sso {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.as_bytes())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sso {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Sso, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Sso;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Sso, E> {
+                Ok(Sso::new(v))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Sso, E> {
+                Ok(Sso::from_vec(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Sso, E> {
+                Ok(Sso::new(v.as_bytes()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Sso, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = a.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(Sso::from_vec(out))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
 impl From<&[u8]> for Sso {
     fn from(b: &[u8]) -> Sso {
         Sso::new(b)

@@ -1,7 +1,7 @@
 //! The stream type.
 
 /// A stream of entries with consumer groups.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stream {}
 
 impl Stream {

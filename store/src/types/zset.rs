@@ -3,7 +3,7 @@
 use super::Sso;
 
 /// A sorted set: members ordered by (score, member).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ZSet {
     /// Member → score.
     pub scores: hashbrown::HashMap<Sso, f64>,
