@@ -3,11 +3,10 @@
 
 use crate::conn::{self, Conn, ConnRes};
 use crate::encode::{self, encode_reply, encode_result, error_tuple};
-use crate::sched::{self, is_cheap, MAX_NORMAL_ARGS, MAX_NORMAL_BYTES, MAX_NORMAL_PIPELINE};
+use crate::sched::{self, MAX_NORMAL_ARGS, MAX_NORMAL_BYTES, MAX_NORMAL_PIPELINE};
 use crate::sink::CallerEnv;
-use ferrite_store::command::CommandSpec;
 use ferrite_store::engine::State;
-use ferrite_store::{Engine, Reply, Session};
+use ferrite_store::{Reply, Session};
 use rustler::sys::{
     enif_consume_timeslice, enif_get_list_cell, enif_get_local_pid, enif_inspect_binary,
     enif_is_atom, enif_whereis_pid, ErlNifBinary, ErlNifPid, ErlNifTerm,
@@ -67,6 +66,7 @@ enum ArgvError {
 }
 
 impl<'a> Argv<'a> {
+    #[inline(always)]
     fn decode(env: Env<'a>, list: Term<'a>) -> Result<Argv<'a>, ArgvError> {
         let mut argv = Argv {
             inline: [&[]; 8],
@@ -125,9 +125,14 @@ impl<'a> Argv<'a> {
         }
     }
 
+    /// The command's scheduling class (unknown and empty commands are
+    /// cheap: the engine refuses them at once).
     #[inline]
-    fn spec(&self) -> Option<&'static CommandSpec> {
-        self.as_slice().first().and_then(|n| Engine::lookup(n))
+    fn class(&self) -> sched::Class {
+        match self.as_slice().first() {
+            Some(name) => sched::classify(name),
+            None => sched::classify(b""),
+        }
     }
 
     /// True when this command may run on a normal scheduler (locks aside).
@@ -135,7 +140,7 @@ impl<'a> Argv<'a> {
     fn normal_ok(&self) -> bool {
         self.len <= MAX_NORMAL_ARGS
             && self.bytes <= MAX_NORMAL_BYTES
-            && self.spec().is_none_or(is_cheap)
+            && self.class().cheap
     }
 }
 
@@ -154,7 +159,7 @@ fn run_locked(
     argv: &Argv<'_>,
 ) -> Outcome {
     let args = argv.as_slice();
-    if argv.spec().is_some_and(sched::targets_caller) {
+    if argv.class().targets_caller {
         conn.sink.set_target(env.pid());
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
