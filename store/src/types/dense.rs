@@ -191,8 +191,9 @@ impl<T: Keyed> Dense<T> {
         if cap > 16 && self.items.len() * 4 < cap {
             self.items.shrink_to(self.items.len() * 2);
             let (items, hasher) = (&self.items, &self.hasher);
-            self.index
-                .shrink_to(items.len() * 2, |&p| hasher.hash_one(items[p as usize].key()));
+            self.index.shrink_to(items.len() * 2, |&p| {
+                hasher.hash_one(items[p as usize].key())
+            });
         }
     }
 

@@ -44,8 +44,16 @@ impl List {
     /// half-open range of positions; `None` when it selects nothing.
     pub fn range(&self, start: i64, stop: i64) -> Option<std::ops::Range<usize>> {
         let len = self.items.len() as i64;
-        let mut start = if start < 0 { len.saturating_add(start) } else { start };
-        let mut stop = if stop < 0 { len.saturating_add(stop) } else { stop };
+        let mut start = if start < 0 {
+            len.saturating_add(start)
+        } else {
+            start
+        };
+        let mut stop = if stop < 0 {
+            len.saturating_add(stop)
+        } else {
+            stop
+        };
         if start < 0 {
             start = 0;
         }

@@ -1,0 +1,6 @@
+//! placeholder
+
+use super::CommandSpec;
+
+/// Table.
+pub const COMMANDS: &[CommandSpec] = &[];
