@@ -319,7 +319,7 @@ fn stress_every_element_exactly_once() {
                         Ok(Outgoing::Served { reply, .. }) => collect(&reply, &mut got),
                         Ok(_) => unreachable!(),
                         Err(_) => {
-                            if round % 5 == 0 {
+                            if round.is_multiple_of(5) {
                                 // Die instead of giving up cleanly. A reply
                                 // sent before the death was delivered (it is
                                 // in the mailbox): count it. Sends happen
@@ -353,10 +353,10 @@ fn stress_every_element_exactly_once() {
             let mut s = e.session();
             for i in 0..PER_PUSHER {
                 let key = KEYS[(p + i) % KEYS.len()];
-                let cmd = if i % 2 == 0 { "LPUSH" } else { "RPUSH" };
+                let cmd = if i.is_multiple_of(2) { "LPUSH" } else { "RPUSH" };
                 let line = format!("{cmd} {key} p{p}-{i}");
                 assert!(matches!(run(&e, &mut s, &line), Reply::Int(_)));
-                if i % 50 == 0 {
+                if i.is_multiple_of(50) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
