@@ -353,7 +353,11 @@ fn stress_every_element_exactly_once() {
             let mut s = e.session();
             for i in 0..PER_PUSHER {
                 let key = KEYS[(p + i) % KEYS.len()];
-                let cmd = if i.is_multiple_of(2) { "LPUSH" } else { "RPUSH" };
+                let cmd = if i.is_multiple_of(2) {
+                    "LPUSH"
+                } else {
+                    "RPUSH"
+                };
                 let line = format!("{cmd} {key} p{p}-{i}");
                 assert!(matches!(run(&e, &mut s, &line), Reply::Int(_)));
                 if i.is_multiple_of(50) {
