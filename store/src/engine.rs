@@ -431,6 +431,7 @@ impl<'a> Ctx<'a> {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
         self.signal_modified(db, e.key.as_bytes());
+        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
     }
 
     /// Deletes a live key of database `db`; true if it existed.

@@ -42,6 +42,9 @@ pub struct Stats {
     pub error_replies: u64,
     /// Active-expiry cycles that stopped at their time budget.
     pub expire_time_cap_reached: u64,
+    /// Database where the next active-expiry cycle starts (a cycle cut short
+    /// by its time budget resumes where it stopped, as Redis's does).
+    pub expire_next_db: usize,
     /// Per-command counters, by table slot (grown on demand).
     pub by_slot: Vec<CommandStats>,
     /// Counters of commands that are not in the table, by name.
