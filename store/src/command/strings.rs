@@ -249,20 +249,21 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 }
 
 fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
-    let mut expiry = Expiry::None;
+    // Redis checks the option syntax, then the key and its type, and only
+    // then the expire time.
+    let mut persist = false;
+    let mut expire_arg: Option<(&[u8], &[u8])> = None;
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];
-        if eq_ic(a, "persist") && expiry == Expiry::None {
-            expiry = Expiry::Persist;
+        let free = !persist && expire_arg.is_none();
+        if eq_ic(a, "persist") && free {
+            persist = true;
         } else if (eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"))
-            && expiry == Expiry::None
+            && free
             && i + 1 < argv.len()
         {
-            match parse_expiry(ctx, a, argv[i + 1], "getex") {
-                Ok(at) => expiry = Expiry::At(at),
-                Err(e) => return e,
-            }
+            expire_arg = Some((a, argv[i + 1]));
             i += 1;
         } else {
             return Reply::err(errors::SYNTAX);
@@ -275,6 +276,14 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let reply = match &ctx.db().at(pos).value {
         Value::Str(s) => str_reply(s),
         _ => return wrongtype(),
+    };
+    let expiry = match expire_arg {
+        Some((opt, val)) => match parse_expiry(ctx, opt, val, "getex") {
+            Ok(at) => Expiry::At(at),
+            Err(e) => return e,
+        },
+        None if persist => Expiry::Persist,
+        None => Expiry::None,
     };
     let db = ctx.db_index();
     match expiry {
