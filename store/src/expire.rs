@@ -14,8 +14,8 @@
 //! weak reference; the thread drops it once the engine is gone.
 
 use crate::engine::{Ctx, Engine, NUM_DBS};
-use parking_lot::MutexGuard;
 use parking_lot::Mutex;
+use parking_lot::MutexGuard;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,8 @@ pub fn cycle(engine: &Engine) -> usize {
     let start = Instant::now();
     let mut session = engine.session();
     let mut st = engine.lock();
-    let budget = Duration::from_micros(1_000_000 * CYCLE_PERCENT / 100 / st.config.hz.max(1) as u64);
+    let budget =
+        Duration::from_micros(1_000_000 * CYCLE_PERCENT / 100 / st.config.hz.max(1) as u64);
     let mut slice = Instant::now();
     let mut reclaimed = 0;
     let first = st.stats.expire_next_db % NUM_DBS;
