@@ -165,9 +165,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     } else {
         None
     };
-    let exists = ctx.lookup_write(key).is_some();
-    if (nx && exists) || (xx && !exists) {
-        return old.unwrap_or(Reply::Nil);
+    // Plain SET skips the existence check: `store` looks the key up anyway.
+    if nx || xx {
+        let exists = ctx.lookup_write(key).is_some();
+        if (nx && exists) || (xx && !exists) {
+            return old.unwrap_or(Reply::Nil);
+        }
     }
     let pos = store(
         ctx,
