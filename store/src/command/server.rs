@@ -433,7 +433,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if argv.len() < 4 {
             return sub_arity_err("config", sub);
         }
-        if argv.len() % 2 != 0 {
+        if !argv.len().is_multiple_of(2) {
             return Reply::err(errors::SYNTAX);
         }
         let owned: Vec<(String, String)> = argv[2..]
