@@ -162,7 +162,12 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        crate::resp::conn::COMMANDS,
+    ]
 }
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
