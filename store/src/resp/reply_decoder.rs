@@ -74,6 +74,8 @@ pub struct ReplyDecoder {
     pos: usize,
     stack: Vec<Agg>,
     limits: Option<ReplyLimits>,
+    /// Bytes after `pos` already searched for CR in vain.
+    scanned: usize,
 }
 
 impl ReplyDecoder {
@@ -159,14 +161,19 @@ impl ReplyDecoder {
         if rest.is_empty() {
             return Ok(None);
         }
-        let Some(cr) = memchr(b'\r', rest) else {
+        let Some(cr) = memchr(b'\r', &rest[self.scanned..]).map(|i| i + self.scanned) else {
+            self.scanned = rest.len();
             return Ok(None);
         };
+        self.scanned = 0;
         if cr + 1 >= rest.len() {
             return Ok(None);
         }
         if rest[cr + 1] != b'\n' {
             return Err(bad("expected CRLF after a line"));
+        }
+        if cr == 0 {
+            return Err(bad("empty reply line"));
         }
         let tag = rest[0];
         let line = &rest[1..cr];
@@ -396,6 +403,7 @@ mod tests {
     #[test]
     fn malformed() {
         assert!(decode_all(b"?x\r\n").is_err());
+        assert!(decode_all(b"\r\n").is_err());
         assert!(decode_all(b":12a\r\n").is_err());
         assert!(decode_all(b"$3\r\nabcd\r\n").is_err());
         assert!(decode_all(b"$-2\r\n").is_err());

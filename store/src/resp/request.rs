@@ -105,6 +105,9 @@ pub struct RequestDecoder {
     arena: Vec<u8>,
     /// Bytes a pending big bulk still needs (a read-size hint).
     want: usize,
+    /// Bytes after `pos` already searched for the line end in vain, so a
+    /// line trickling in byte by byte is scanned once, not quadratically.
+    scanned: usize,
 }
 
 impl RequestDecoder {
@@ -235,10 +238,26 @@ impl RequestDecoder {
         Ok(())
     }
 
+    /// Finds `c` at or after `pos`, skipping what earlier calls searched.
+    fn find(&mut self, c: u8) -> Option<usize> {
+        let from = self.pos + self.scanned;
+        match memchr(c, &self.buf[from..]) {
+            Some(i) => {
+                self.scanned = 0;
+                Some(from - self.pos + i)
+            }
+            None => {
+                self.scanned = self.buf.len() - self.pos;
+                None
+            }
+        }
+    }
+
     /// Decodes one inline line; false when more bytes are needed.
     fn inline(&mut self) -> Result<bool, ProtocolError> {
+        let found = self.find(b'\n');
         let rest = &self.buf[self.pos..];
-        let Some(nl) = memchr(b'\n', rest) else {
+        let Some(nl) = found else {
             if rest.len() > INLINE_MAX {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -270,8 +289,9 @@ impl RequestDecoder {
 
     /// Reads a `*<n>\r\n` line; false when more bytes are needed.
     fn multibulk_header(&mut self, limits: &Limits) -> Result<bool, ProtocolError> {
+        let found = self.find(b'\r');
         let rest = &self.buf[self.pos..];
-        let Some(cr) = memchr(b'\r', rest) else {
+        let Some(cr) = found else {
             if rest.len() > INLINE_MAX {
                 return Err(ProtocolError::new("too big mbulk count string"));
             }
@@ -326,8 +346,9 @@ impl RequestDecoder {
             let len = match p.bulklen {
                 Some(len) => len,
                 None => {
+                    let found = self.find(b'\r');
                     let rest = &self.buf[self.pos..];
-                    let Some(cr) = memchr(b'\r', rest) else {
+                    let Some(cr) = found else {
                         if rest.len() > INLINE_MAX {
                             return Err(ProtocolError::new("too big bulk count string"));
                         }
@@ -378,7 +399,7 @@ impl RequestDecoder {
 /// Position of the first `c` in `s`.
 #[inline]
 pub(crate) fn memchr(c: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == c)
+    memchr::memchr(c, s)
 }
 
 fn is_hex(c: u8) -> bool {
