@@ -62,12 +62,7 @@ pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is
 
 /// The configured `requirepass` (empty: none).
 pub fn requirepass(ctx: &Ctx<'_>) -> String {
-    ctx.st
-        .config
-        .other
-        .get("requirepass")
-        .cloned()
-        .unwrap_or_default()
+    ctx.st.config.get_str("requirepass").unwrap_or_default()
 }
 
 /// Checks a username and password against the default user, as Redis's

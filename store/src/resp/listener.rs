@@ -271,6 +271,9 @@ impl Control for Conn {
     }
 }
 
+/// A numeric or memory-size parameter (`maxclients`, `proto-max-bulk-len`).
+/// (CONFIG SET stores them normalized to plain numbers; read without
+/// allocating, as this runs once per batch.)
 fn config_num(st: &State, name: &str, default: i64) -> i64 {
     st.config
         .other
