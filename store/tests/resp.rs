@@ -82,7 +82,7 @@ fn decode_chunked(bytes: &[u8], cuts: &[usize]) -> Vec<Reply> {
         let end = at.saturating_add(c.max(1)).min(bytes.len());
         d.feed(&bytes[at..end]);
         at = end;
-        while let Some(r) = d.next().expect("valid stream") {
+        while let Some(r) = d.next_reply().expect("valid stream") {
             out.push(r);
         }
         if at == bytes.len() {
@@ -109,16 +109,16 @@ fn requests_chunked(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<Vec<u8>>> {
         at = end;
         loop {
             d.parse(&limits, 3).expect("valid requests");
-            if d.len() == 0 {
+            if d.batch_len() == 0 {
                 break;
             }
-            out.extend((0..d.len()).map(|i| d.argv_owned(i)));
+            out.extend((0..d.batch_len()).map(|i| d.argv_owned(i)));
         }
         if at == bytes.len() {
             break;
         }
     }
-    assert!(d.is_empty(), "decoder left bytes behind");
+    assert!(d.is_drained(), "decoder left bytes behind");
     out
 }
 
@@ -190,7 +190,7 @@ proptest! {
         let mut d = RequestDecoder::new();
         d.feed(&line);
         d.parse(&Limits::default(), usize::MAX).unwrap();
-        prop_assert_eq!(d.len(), 1);
+        prop_assert_eq!(d.batch_len(), 1);
         let got = d.argv_owned(0);
         prop_assert_eq!(&got[1..], &args[..]);
     }
@@ -209,13 +209,13 @@ proptest! {
             if d.parse(&limits, usize::MAX).is_err() {
                 break;
             }
-            for i in 0..d.len() {
+            for i in 0..d.batch_len() {
                 let _ = d.argv_owned(i);
             }
         }
         let mut r = ReplyDecoder::new();
         r.feed(&bytes);
-        while let Ok(Some(_)) = r.next() {}
+        while let Ok(Some(_)) = r.next_reply() {}
     }
 
     #[test]
@@ -227,7 +227,7 @@ proptest! {
         }
         let mut r = ReplyDecoder::new();
         r.feed(&bytes);
-        while let Ok(Some(_)) = r.next() {}
+        while let Ok(Some(_)) = r.next_reply() {}
         let mut d = RequestDecoder::new();
         d.feed(&bytes);
         let _ = d.parse(&Limits::default(), usize::MAX);
@@ -240,9 +240,9 @@ proptest! {
         let cut = cut % bytes.len();
         let mut r = ReplyDecoder::new();
         r.feed(&bytes[..cut]);
-        prop_assert_eq!(r.next(), Ok(None));
+        prop_assert_eq!(r.next_reply(), Ok(None));
         r.feed(&bytes[cut..]);
-        prop_assert_eq!(r.next(), Ok(Some(as_read_resp3(&reply))));
+        prop_assert_eq!(r.next_reply(), Ok(Some(as_read_resp3(&reply))));
     }
 
     #[test]
@@ -253,10 +253,10 @@ proptest! {
         let mut d = RequestDecoder::new();
         d.feed(&bytes[..cut]);
         d.parse(&Limits::default(), usize::MAX).unwrap();
-        prop_assert_eq!(d.len(), 0);
+        prop_assert_eq!(d.batch_len(), 0);
         d.feed(&bytes[cut..]);
         d.parse(&Limits::default(), usize::MAX).unwrap();
-        prop_assert_eq!(d.len(), 1);
+        prop_assert_eq!(d.batch_len(), 1);
         prop_assert_eq!(d.argv_owned(0), argv);
     }
 }
@@ -283,7 +283,7 @@ fn corpus_never_panics() {
                 r.feed(piece);
                 let mut failed = false;
                 loop {
-                    match r.next() {
+                    match r.next_reply() {
                         Ok(Some(_)) => {}
                         Ok(None) => break,
                         Err(_) => {
@@ -308,8 +308,8 @@ fn huge_counts_do_not_allocate_up_front() {
     let mut d = RequestDecoder::new();
     d.feed(b"*2147483647\r\n$3\r\nGET\r\n");
     d.parse(&Limits::default(), usize::MAX).unwrap();
-    assert_eq!(d.len(), 0);
+    assert_eq!(d.batch_len(), 0);
     let mut r = ReplyDecoder::new();
     r.feed(b"*2147483647\r\n%2147483647\r\n~5\r\n");
-    assert_eq!(r.next(), Ok(None));
+    assert_eq!(r.next_reply(), Ok(None));
 }

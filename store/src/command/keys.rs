@@ -504,10 +504,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     for k in expired {
         ctx.lookup_write(&k);
     }
-    Reply::Array(vec![
-        Reply::text(next.to_string()),
-        Reply::Array(found),
-    ])
+    Reply::Array(vec![Reply::text(next.to_string()), Reply::Array(found)])
 }
 
 fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> Reply {

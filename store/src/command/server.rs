@@ -24,10 +24,34 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("echo", 2, F, 0, 0, 0, echo),
     cmd!("select", 2, F.or(Flags::LOADING), 0, 0, 0, select),
     cmd!("swapdb", 3, Flags::WRITE.or(F), 0, 0, 0, swapdb),
-    cmd!("time", 1, F.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, time),
-    cmd!("info", -1, Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, info),
+    cmd!(
+        "time",
+        1,
+        F.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        time
+    ),
+    cmd!(
+        "info",
+        -1,
+        Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        info
+    ),
     cmd!("config", -2, ADMIN, 0, 0, 0, config),
-    cmd!("command", -1, Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, command),
+    cmd!(
+        "command",
+        -1,
+        Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        command
+    ),
     cmd!("object", -2, Flags::READONLY, 2, 2, 1, object),
     cmd!("memory", -2, Flags::READONLY, 2, 2, 1, memory),
     cmd!("debug", -2, ADMIN, 0, 0, 0, debug),
@@ -379,8 +403,7 @@ pub fn used_memory(st: &State) -> u64 {
         .iter()
         .map(|db| {
             db.table_bytes()
-                + db
-                    .entries()
+                + db.entries()
                     .iter()
                     .map(|e| e.key.heap_size() + e.value.heap_size())
                     .sum::<usize>()
@@ -522,9 +545,7 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         let mut pattern = None;
         match argv.len() {
             2 => {}
-            5 if eq_ic(argv[2], "filterby") && eq_ic(argv[3], "pattern") => {
-                pattern = Some(argv[4])
-            }
+            5 if eq_ic(argv[2], "filterby") && eq_ic(argv[3], "pattern") => pattern = Some(argv[4]),
             5 if eq_ic(argv[2], "filterby") => {}
             _ => return Reply::err(errors::SYNTAX),
         }
@@ -623,7 +644,10 @@ fn is_shared_int(ctx: &Ctx<'_>, v: &Value) -> bool {
     let policy_allows = ctx.st.config.maxmemory == 0
         || matches!(
             ctx.st.config.policy,
-            Policy::NoEviction | Policy::VolatileTtl | Policy::VolatileRandom | Policy::AllKeysRandom
+            Policy::NoEviction
+                | Policy::VolatileTtl
+                | Policy::VolatileRandom
+                | Policy::AllKeysRandom
         );
     policy_allows
         && v.as_str()
@@ -753,7 +777,9 @@ fn lenient_f64(b: &[u8]) -> f64 {
     let s = s.trim_start();
     let end = s
         .char_indices()
-        .take_while(|(i, c)| c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+')))
+        .take_while(|(i, c)| {
+            c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+'))
+        })
         .map(|(i, c)| i + c.len_utf8())
         .last()
         .unwrap_or(0);

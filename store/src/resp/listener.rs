@@ -391,7 +391,7 @@ fn reader_loop(shared: &Shared, conn: &Conn, session: &mut Session, stream: &mut
         loop {
             let max = if rs.limits.auth_required { 1 } else { BATCH };
             let parsed = dec.parse(&rs.limits, max);
-            if dec.len() > 0 {
+            if dec.batch_len() != 0 {
                 run_batch(engine, conn, session, &dec, &mut rs);
             }
             let failed = parsed.is_err();
@@ -409,7 +409,7 @@ fn reader_loop(shared: &Shared, conn: &Conn, session: &mut Session, stream: &mut
             if backlog > OUTPUT_HIGH_WATER {
                 wait_drained(conn);
             }
-            if dec.len() == 0 || failed {
+            if dec.batch_len() == 0 || failed {
                 break;
             }
         }
@@ -446,7 +446,7 @@ fn run_batch(
     let mut st = engine.lock();
     let mut i = 0;
     let mut last_name = "NULL";
-    while i < dec.len() {
+    while i < dec.batch_len() {
         dec.argv(i, argv);
         i += 1;
         let reply = if rs.limits.auth_required && needs_auth(argv[0]) {

@@ -67,7 +67,7 @@ struct Agg {
 }
 
 /// Decodes a stream of server replies. Feed bytes, then call
-/// [`ReplyDecoder::next`] until it returns `Ok(None)`.
+/// [`ReplyDecoder::next_reply`] until it returns `Ok(None)`.
 #[derive(Default)]
 pub struct ReplyDecoder {
     buf: Vec<u8>,
@@ -113,7 +113,7 @@ impl ReplyDecoder {
 
     /// The next complete reply, `Ok(None)` when more bytes are needed. After
     /// an error the stream is unusable.
-    pub fn next(&mut self) -> Result<Option<Reply>, ReplyError> {
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
         let limits = self.limits.unwrap_or_default();
         loop {
             let Some(item) = self.element(&limits)? else {
@@ -339,7 +339,7 @@ pub fn decode_all(bytes: &[u8]) -> Result<Vec<Reply>, ReplyError> {
     let mut d = ReplyDecoder::new();
     d.feed(bytes);
     let mut out = Vec::new();
-    while let Some(r) = d.next()? {
+    while let Some(r) = d.next_reply()? {
         out.push(r);
     }
     Ok(out)
@@ -382,7 +382,7 @@ mod tests {
         let mut got = Vec::new();
         for b in bytes.iter() {
             d.feed(&[*b]);
-            while let Some(r) = d.next().unwrap() {
+            while let Some(r) = d.next_reply().unwrap() {
                 got.push(r);
             }
         }

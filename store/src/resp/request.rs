@@ -174,12 +174,12 @@ impl RequestDecoder {
     }
 
     /// True when nothing is buffered.
-    pub fn is_empty(&self) -> bool {
+    pub fn is_drained(&self) -> bool {
         self.buffered() == 0
     }
 
     /// Number of commands in the current batch.
-    pub fn len(&self) -> usize {
+    pub fn batch_len(&self) -> usize {
         self.cmds.len()
     }
 
@@ -505,7 +505,7 @@ mod tests {
         let mut d = RequestDecoder::new();
         d.feed(input);
         let r = d.parse(limits, usize::MAX);
-        let cmds = (0..d.len()).map(|i| d.argv_owned(i)).collect();
+        let cmds = (0..d.batch_len()).map(|i| d.argv_owned(i)).collect();
         (cmds, r.err().map(|e| e.0))
     }
 
@@ -538,14 +538,14 @@ mod tests {
         for &b in input.iter() {
             d.feed(&[b]);
             d.parse(&Limits::default(), usize::MAX).unwrap();
-            for i in 0..d.len() {
+            for i in 0..d.batch_len() {
                 got.push(d.argv_owned(i));
             }
         }
         assert_eq!(got.len(), 2);
         assert_eq!(got[0][2], b"hello");
         assert_eq!(got[1], vec![b"GET".to_vec(), b"k".to_vec()]);
-        assert!(d.is_empty());
+        assert!(d.is_drained());
     }
 
     #[test]
@@ -553,11 +553,11 @@ mod tests {
         let mut d = RequestDecoder::new();
         d.feed(b"PING\r\nPING\r\nPING\r\n");
         d.parse(&Limits::default(), 2).unwrap();
-        assert_eq!(d.len(), 2);
+        assert_eq!(d.batch_len(), 2);
         d.parse(&Limits::default(), 2).unwrap();
-        assert_eq!(d.len(), 1);
+        assert_eq!(d.batch_len(), 1);
         d.parse(&Limits::default(), 2).unwrap();
-        assert_eq!(d.len(), 0);
+        assert_eq!(d.batch_len(), 0);
     }
 
     #[test]
