@@ -221,6 +221,7 @@ impl Engine {
             run_id: run_id[run_id.len() - 40..].to_string(),
         });
         crate::expire::register(&engine);
+        crate::blocking::register(&engine);
         engine
     }
 

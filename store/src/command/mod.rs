@@ -5,8 +5,11 @@
 //! OOM checks, write logging and statistics, so handlers only parse their
 //! arguments and apply them.
 
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::engine::Ctx;
@@ -166,6 +169,9 @@ fn families() -> Vec<&'static [CommandSpec]> {
         strings::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
         crate::resp::conn::COMMANDS,
     ]
 }

@@ -512,6 +512,6 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Result<Reply, Reply> {
 
 /// Ends client `id`'s blocking command with its timeout reply (or the
 /// `UNBLOCKED` error). True when it was blocked.
-fn unblock(_ctx: &mut Ctx<'_>, _id: u64, _error: bool) -> bool {
-    false
+fn unblock(ctx: &mut Ctx<'_>, id: u64, error: bool) -> bool {
+    crate::blocking::unblock_client_with(ctx.st, id, error)
 }

@@ -493,6 +493,9 @@ fn run_batch(
         }
         if let Some(token) = blocked {
             st.clients.touch(session, last_name, engine.clock.now_ms());
+            if let Some(c) = st.clients.get_mut(session.id) {
+                c.blocked = true;
+            }
             drop(st);
             let o = conn.out.lock();
             let _ = conn.flush(o);
@@ -557,6 +560,10 @@ fn close_conn(shared: &Shared, conn: &Arc<Conn>, session: Session, writer: JoinH
     {
         let mut st = shared.engine.lock();
         st.clients.remove(conn.id);
+        // A client that leaves while blocked stops waiting.
+        if let Some(token) = st.blocking.token_of(conn.id) {
+            st.blocking.remove(token);
+        }
     }
     drop(session);
     shared.conns.lock().remove(&conn.id);
