@@ -89,6 +89,8 @@ pub struct State {
     pub propagation: crate::persist::Propagation,
     /// Script and function caches.
     pub scripts: crate::script::Scripts,
+    /// Connected clients (CLIENT LIST/KILL, INFO clients).
+    pub clients: crate::resp::clients::Registry,
 }
 
 /// Something the engine sends to a client outside of a command's reply:
@@ -210,6 +212,7 @@ impl Engine {
                 watches: Default::default(),
                 propagation: Default::default(),
                 scripts: Default::default(),
+                clients: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),

@@ -172,6 +172,7 @@ fn families() -> Vec<&'static [CommandSpec]> {
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
     ]
 }
 

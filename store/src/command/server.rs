@@ -234,8 +234,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         "clients" => {
             let _ = write!(
                 out,
-                "connected_clients:1\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.len().max(1),
                 st.config.get_str("maxclients").unwrap_or_default(),
                 st.blocking.blocked_clients()
             );
