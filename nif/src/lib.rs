@@ -50,6 +50,7 @@
 
 pub mod conn;
 pub mod encode;
+mod listener;
 pub mod nifs;
 pub mod sched;
 pub mod sink;

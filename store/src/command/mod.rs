@@ -5,8 +5,11 @@
 //! OOM checks, write logging and statistics, so handlers only parse their
 //! arguments and apply them.
 
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::engine::Ctx;
@@ -162,7 +165,15 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
+    ]
 }
 
 /// The resolved command table: a name index plus a dense slot per command

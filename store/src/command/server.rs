@@ -24,10 +24,34 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("echo", 2, F, 0, 0, 0, echo),
     cmd!("select", 2, F.or(Flags::LOADING), 0, 0, 0, select),
     cmd!("swapdb", 3, Flags::WRITE.or(F), 0, 0, 0, swapdb),
-    cmd!("time", 1, F.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, time),
-    cmd!("info", -1, Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, info),
+    cmd!(
+        "time",
+        1,
+        F.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        time
+    ),
+    cmd!(
+        "info",
+        -1,
+        Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        info
+    ),
     cmd!("config", -2, ADMIN, 0, 0, 0, config),
-    cmd!("command", -1, Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING), 0, 0, 0, command),
+    cmd!(
+        "command",
+        -1,
+        Flags::SLOW.or(Flags::RANDOM).or(Flags::LOADING),
+        0,
+        0,
+        0,
+        command
+    ),
     cmd!("object", -2, Flags::READONLY, 2, 2, 1, object),
     cmd!("memory", -2, Flags::READONLY, 2, 2, 1, memory),
     cmd!("debug", -2, ADMIN, 0, 0, 0, debug),
@@ -210,8 +234,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         "clients" => {
             let _ = write!(
                 out,
-                "connected_clients:1\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.len().max(1),
                 st.config.get_str("maxclients").unwrap_or_default(),
                 st.blocking.blocked_clients()
             );
@@ -255,12 +280,12 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
                 let per = if c.calls == 0 {
                     0.0
                 } else {
-                    c.usec as f64 / c.calls as f64
+                    c.usec() as f64 / c.calls as f64
                 };
                 let _ = write!(
                     out,
                     "cmdstat_{cmd}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.calls, c.usec, c.rejected_calls, c.failed_calls
+                    c.calls, c.usec(), c.rejected_calls, c.failed_calls
                 );
             }
         }
@@ -378,8 +403,7 @@ pub fn used_memory(st: &State) -> u64 {
         .iter()
         .map(|db| {
             db.table_bytes()
-                + db
-                    .entries()
+                + db.entries()
                     .iter()
                     .map(|e| e.key.heap_size() + e.value.heap_size())
                     .sum::<usize>()
@@ -410,7 +434,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if argv.len() < 4 {
             return sub_arity_err("config", sub);
         }
-        if argv.len() % 2 != 0 {
+        if !argv.len().is_multiple_of(2) {
             return Reply::err(errors::SYNTAX);
         }
         let owned: Vec<(String, String)> = argv[2..]
@@ -521,9 +545,7 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         let mut pattern = None;
         match argv.len() {
             2 => {}
-            5 if eq_ic(argv[2], "filterby") && eq_ic(argv[3], "pattern") => {
-                pattern = Some(argv[4])
-            }
+            5 if eq_ic(argv[2], "filterby") && eq_ic(argv[3], "pattern") => pattern = Some(argv[4]),
             5 if eq_ic(argv[2], "filterby") => {}
             _ => return Reply::err(errors::SYNTAX),
         }
@@ -551,7 +573,8 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 .collect(),
         )
     } else if eq_ic(sub, "getkeys") || eq_ic(sub, "getkeysandflags") {
-        if argv.len() < 3 {
+        // Redis 7.0's arity for these subcommands is -4.
+        if argv.len() < 4 {
             return sub_arity_err("command", sub);
         }
         let args = &argv[2..];
@@ -622,7 +645,10 @@ fn is_shared_int(ctx: &Ctx<'_>, v: &Value) -> bool {
     let policy_allows = ctx.st.config.maxmemory == 0
         || matches!(
             ctx.st.config.policy,
-            Policy::NoEviction | Policy::VolatileTtl | Policy::VolatileRandom | Policy::AllKeysRandom
+            Policy::NoEviction
+                | Policy::VolatileTtl
+                | Policy::VolatileRandom
+                | Policy::AllKeysRandom
         );
     policy_allows
         && v.as_str()
@@ -752,7 +778,9 @@ fn lenient_f64(b: &[u8]) -> f64 {
     let s = s.trim_start();
     let end = s
         .char_indices()
-        .take_while(|(i, c)| c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+')))
+        .take_while(|(i, c)| {
+            c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '-' || *c == '+'))
+        })
         .map(|(i, c)| i + c.len_utf8())
         .last()
         .unwrap_or(0);
