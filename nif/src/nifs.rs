@@ -165,7 +165,11 @@ fn run_locked(
     }));
     match result {
         Ok(reply) => match sess.blocked.take() {
-            Some(token) => Outcome::Blocked(token),
+            Some(token) => {
+                // Still under the engine lock: see `PidSink`'s invariant.
+                conn.sink.expect(token, env.pid());
+                Outcome::Blocked(token)
+            }
             None => Outcome::Reply(reply),
         },
         Err(panic) => Outcome::Reply(panic_reply(panic)),

@@ -258,4 +258,42 @@ defmodule Ferrite.ConnTest do
       assert {:error, %ConnectionError{}} = Ferrite.get(pid, "k")
     end
   end
+
+  describe "out-of-band results (blocking commands)" do
+    setup do
+      store = :"blocking_#{System.unique_integer([:positive])}"
+      {:ok, a} = Ferrite.start_link(embedded: [name: store])
+      {:ok, b} = Ferrite.start_link(embedded: [name: store])
+      %{a: a, b: b}
+    end
+
+    test "a result served by another conn's command reaches the blocked caller", %{a: a, b: b} do
+      task = Task.async(fn -> Ferrite.command(a, ["BLPOP", "queue", "5"]) end)
+      wait_until(fn -> Ferrite.command(b, ["INFO", "clients"]) |> blocked_clients() == 1 end)
+      assert Ferrite.command(b, ["RPUSH", "queue", "x"]) == {:ok, 1}
+      assert Task.await(task) == {:ok, ["queue", "x"]}
+    end
+
+    test "a timeout is sent from the engine's thread", %{a: a} do
+      t0 = System.monotonic_time(:millisecond)
+      assert Ferrite.command(a, ["BLPOP", "queue", "0.2"]) == {:ok, nil}
+      assert System.monotonic_time(:millisecond) - t0 >= 190
+    end
+
+    test "two processes blocked on one shared conn each get their own result", %{a: a, b: b} do
+      t1 = Task.async(fn -> Ferrite.command(a, ["BLPOP", "q1", "5"]) end)
+      wait_until(fn -> Ferrite.command(b, ["INFO", "clients"]) |> blocked_clients() == 1 end)
+      t2 = Task.async(fn -> Ferrite.command(a, ["BLPOP", "q2", "5"]) end)
+      wait_until(fn -> Ferrite.command(b, ["INFO", "clients"]) |> blocked_clients() == 2 end)
+      assert Ferrite.command(b, ["RPUSH", "q2", "two"]) == {:ok, 1}
+      assert Ferrite.command(b, ["RPUSH", "q1", "one"]) == {:ok, 1}
+      assert Task.await(t1) == {:ok, ["q1", "one"]}
+      assert Task.await(t2) == {:ok, ["q2", "two"]}
+    end
+  end
+
+  defp blocked_clients({:ok, info}) do
+    [_, n] = Regex.run(~r/blocked_clients:(\d+)/, info)
+    String.to_integer(n)
+  end
 end
