@@ -54,7 +54,7 @@ pub struct Class {
 }
 
 /// Unknown commands: the engine answers them at once with an error.
-const UNKNOWN: Class = Class {
+pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
 };
