@@ -123,6 +123,9 @@ defmodule Ferrite.Embedded do
       {:ok, _} = ok ->
         ok
 
+      {:blocked_pipeline, replies} ->
+        {:ok, Enum.map(replies, &await_element(conn, &1))}
+
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
 
@@ -137,6 +140,17 @@ defmodule Ferrite.Embedded do
         {:error, connection_error(:closed, conn)}
     end
   end
+
+  # A blocking command inside a pipeline: wait for its result in place.
+  # (Unlike Redis, the commands after it have already run.)
+  defp await_element(conn, {:blocked, token}) do
+    case await_blocked(conn, token) do
+      {:ok, reply} -> reply
+      {:error, e} -> e
+    end
+  end
+
+  defp await_element(_conn, reply), do: reply
 
   defp normalize_pipeline!(cmds) when is_list(cmds), do: Enum.map(cmds, &Args.normalize!/1)
 

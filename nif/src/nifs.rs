@@ -27,6 +27,8 @@ rustler::atoms! {
     closed,
     /// `{:blocked, token}`
     blocked,
+    /// `{:blocked_pipeline, replies}`
+    blocked_pipeline,
 }
 
 /// Runs `f` on the conn named by a pid, registered name or conn resource
@@ -229,9 +231,15 @@ fn encode_element<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     }
 }
 
+/// `{:ok, replies}`, or `{:blocked_pipeline, replies}` when some command
+/// blocked (its element is `{:blocked, token}`; Elixir waits for it).
 fn pipeline_result<'a>(env: Env<'a>, outs: &[Outcome]) -> Term<'a> {
     let items: Vec<Term<'a>> = outs.iter().map(|o| encode_element(env, o)).collect();
-    (encode::ok(), items).encode(env)
+    if outs.iter().any(|o| matches!(o, Outcome::Blocked(_))) {
+        (blocked_pipeline(), items).encode(env)
+    } else {
+        (encode::ok(), items).encode(env)
+    }
 }
 
 #[rustler::nif]

@@ -280,6 +280,15 @@ defmodule Ferrite.ConnTest do
       assert System.monotonic_time(:millisecond) - t0 >= 190
     end
 
+    test "a blocking command inside a pipeline is waited for", %{a: a, b: b} do
+      task =
+        Task.async(fn -> Ferrite.pipeline(a, [["PING"], ["BLPOP", "pq", "5"], ["ECHO", "x"]]) end)
+
+      wait_until(fn -> Ferrite.command(b, ["INFO", "clients"]) |> blocked_clients() == 1 end)
+      assert Ferrite.command(b, ["RPUSH", "pq", "v"]) == {:ok, 1}
+      assert Task.await(task) == {:ok, ["PONG", ["pq", "v"], "x"]}
+    end
+
     test "two processes blocked on one shared conn each get their own result", %{a: a, b: b} do
       t1 = Task.async(fn -> Ferrite.command(a, ["BLPOP", "q1", "5"]) end)
       wait_until(fn -> Ferrite.command(b, ["INFO", "clients"]) |> blocked_clients() == 1 end)
