@@ -6,6 +6,7 @@
 //! arguments and apply them.
 
 pub mod keys;
+pub mod persist;
 pub mod server;
 pub mod strings;
 
@@ -162,7 +163,12 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        persist::COMMANDS,
+    ]
 }
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
