@@ -41,7 +41,7 @@ pub mod snapshot;
 
 pub use aof::AppendFsync;
 
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Flags};
 use crate::config::Config;
 use crate::engine::{Ctx, Engine, Session, State};
 use crate::keyspace::Db;
@@ -511,7 +511,9 @@ pub fn propagate(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) 
         Some(Override::Prevent) => {}
         Some(Override::Replace(v)) => log_argv(ctx.st, session, db, &v),
         None => {
-            if CONTAINERS.contains(&spec.name) {
+            // Only write commands are logged (SAVE or LASTSAVE may lower
+            // `dirty`; containers log their effects instead).
+            if !spec.flags.contains(Flags::WRITE) || CONTAINERS.contains(&spec.name) {
                 return;
             }
             match deterministic(spec.name, argv, &ctx.st.dbs[db]) {
@@ -825,8 +827,19 @@ pub fn sync(st: &mut State) -> io::Result<()> {
     }
 }
 
+/// Writes the lines of INFO's persistence section (after `# Persistence`),
+/// each ending in `\r\n`.
+pub fn info_lines(st: &State, out: &mut String) {
+    for (k, v) in info_fields(st) {
+        out.push_str(&k);
+        out.push(':');
+        out.push_str(&v);
+        out.push_str("\r\n");
+    }
+}
+
 /// The `INFO persistence` fields, in Redis 7.0's order.
-pub fn info_lines(st: &State) -> Vec<(String, String)> {
+pub fn info_fields(st: &State) -> Vec<(String, String)> {
     let d = st.propagation.durable.as_deref();
     let rw = d.map(|d| &d.rw);
     let in_progress = rw.is_some_and(|r| r.in_progress());
