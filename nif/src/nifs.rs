@@ -138,9 +138,7 @@ impl<'a> Argv<'a> {
     /// True when this command may run on a normal scheduler (locks aside).
     #[inline]
     fn normal_ok(&self) -> bool {
-        self.len <= MAX_NORMAL_ARGS
-            && self.bytes <= MAX_NORMAL_BYTES
-            && self.class().cheap
+        self.len <= MAX_NORMAL_ARGS && self.bytes <= MAX_NORMAL_BYTES && self.class().cheap
     }
 }
 

@@ -84,7 +84,8 @@ pub fn classify(name: &[u8]) -> Class {
     if name.is_empty() || name.len() > CACHE_NAME {
         return classify_slow(name);
     }
-    let idx = (name.len() * 31 + name[0] as usize * 7 + name[name.len() - 1] as usize) % CACHE_SLOTS;
+    let idx =
+        (name.len() * 31 + name[0] as usize * 7 + name[name.len() - 1] as usize) % CACHE_SLOTS;
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let slot = &mut cache[idx];

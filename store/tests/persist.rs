@@ -716,7 +716,18 @@ fn a_directory_opens_once_per_process() {
     e.close();
     let e2 = Engine::open(&dir, opts(AppendFsync::No)).expect("reopen after close");
     drop(e2);
-    let e3 = Engine::open(&dir, opts(AppendFsync::No)).expect("reopen after drop");
+    // Dropping releases the lock with the last reference; background
+    // threads (active expiry) may hold one for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let e3 = loop {
+        match Engine::open(&dir, opts(AppendFsync::No)) {
+            Ok(e) => break e,
+            Err(OpenError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("reopen after drop: {e}"),
+        }
+    };
     e3.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
