@@ -291,7 +291,11 @@ impl Engine {
             Ok(spec) => spec,
             Err(reply) => {
                 st.stats.error_replies += 1;
-                return reply;
+                // A rejected command flags an open MULTI (EXEC then fails).
+                let is_exec = argv
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
+                return crate::tx::reject(st, session, is_exec, reply);
             }
         };
         let now = self.clock.now_ms();
@@ -421,6 +425,7 @@ impl<'a> Ctx<'a> {
     pub fn expire_at(&mut self, db: usize, pos: usize) {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
+        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
         self.signal_modified(db, e.key.as_bytes());
     }
 

@@ -6,8 +6,10 @@
 //! arguments and apply them.
 
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
+pub mod tx;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -162,7 +164,13 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
+    ]
 }
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
