@@ -10,8 +10,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// Bytes of a bulk reply: owned, or shared with the stored value (so a large
-/// GET can hand the stored bytes out without copying them).
-#[derive(Clone, PartialEq, Eq)]
+/// GET can hand the stored bytes out without copying them). Two bulks are
+/// equal when their bytes are, however they are held.
+#[derive(Clone, Eq)]
 pub enum Bulk {
     /// Bytes owned by the reply.
     Owned(Vec<u8>),
@@ -26,6 +27,12 @@ impl Deref for Bulk {
             Bulk::Owned(v) => v,
             Bulk::Shared(a) => a,
         }
+    }
+}
+
+impl PartialEq for Bulk {
+    fn eq(&self, other: &Bulk) -> bool {
+        **self == **other
     }
 }
 

@@ -171,10 +171,21 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Value::Str(Sso::new(argv[2])),
         expiry == Expiry::Keep,
     );
+    ctx.notify('$', "set", key);
     if let Expiry::At(at) = expiry {
         apply_expire(ctx, pos, at);
+        notify_expire(ctx, key, at);
     }
     old.unwrap_or_else(Reply::ok)
+}
+
+/// Keyspace events after SET/SETEX gave `key` the expiry `at`: `expire`, and
+/// `expired` when the time had already passed (the key is gone at once).
+fn notify_expire(ctx: &mut Ctx<'_>, key: &[u8], at: u64) {
+    ctx.notify('g', "expire", key);
+    if at <= ctx.now {
+        ctx.notify('x', "expired", key);
+    }
 }
 
 /// Sets an absolute expiry on the entry at `pos`; a time already past deletes
@@ -194,6 +205,7 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return Reply::Int(0);
     }
     store(ctx, argv[1], Value::Str(Sso::new(argv[2])), false);
+    ctx.notify('$', "set", argv[1]);
     Reply::Int(1)
 }
 
@@ -203,7 +215,9 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: &str, name: &str) -> R
         Err(e) => return e,
     };
     let pos = store(ctx, argv[1], Value::Str(Sso::new(argv[3])), false);
+    ctx.notify('$', "set", argv[1]);
     apply_expire(ctx, pos, at);
+    notify_expire(ctx, argv[1], at);
     Reply::ok()
 }
 
@@ -221,6 +235,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     store(ctx, argv[1], Value::Str(Sso::new(argv[2])), false);
+    ctx.notify('$', "set", argv[1]);
     old
 }
 
@@ -232,6 +247,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     };
     let db = ctx.db_index();
     ctx.delete_in(db, argv[1]);
+    ctx.notify('g', "del", argv[1]);
     ctx.dirty(1);
     old
 }
@@ -269,11 +285,14 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Expiry::At(at) => {
             apply_expire(ctx, pos, at);
             ctx.signal_modified(db, argv[1]);
+            let event = if at <= ctx.now { "del" } else { "expire" };
+            ctx.notify('g', event, argv[1]);
             ctx.dirty(1);
         }
         Expiry::Persist if ctx.db().at(pos).expire_at != 0 => {
             ctx.db().set_expire(pos, 0);
             ctx.signal_modified(db, argv[1]);
+            ctx.notify('g', "persist", argv[1]);
             ctx.dirty(1);
         }
         _ => {}
@@ -298,6 +317,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     for kv in argv[1..].chunks(2) {
         store(ctx, kv[0], Value::Str(Sso::new(kv[1])), false);
+        ctx.notify('$', "set", kv[0]);
     }
     Reply::ok()
 }
@@ -314,6 +334,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     for kv in argv[1..].chunks(2) {
         store(ctx, kv[0], Value::Str(Sso::new(kv[1])), false);
+        ctx.notify('$', "set", kv[0]);
     }
     Reply::Int(1)
 }
@@ -366,7 +387,10 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         v.extend_from_slice(add);
         Ok(v.len())
     }) {
-        Ok(n) => Reply::Int(n as i64),
+        Ok(n) => {
+            ctx.notify('$', "append", argv[1]);
+            Reply::Int(n as i64)
+        }
         Err(e) => e,
     }
 }
@@ -441,7 +465,10 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         v[off..off + val.len()].copy_from_slice(val);
         Ok(v.len())
     }) {
-        Ok(n) => Reply::Int(n as i64),
+        Ok(n) => {
+            ctx.notify('$', "setrange", argv[1]);
+            Reply::Int(n as i64)
+        }
         Err(e) => e,
     }
 }
@@ -465,7 +492,10 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64, decr: bool) -> Reply {
         Ok(next)
     });
     match r {
-        Ok(n) => Reply::Int(n),
+        Ok(n) => {
+            ctx.notify('$', "incrby", key);
+            Reply::Int(n)
+        }
         Err(e) => e,
     }
 }
@@ -514,7 +544,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(text)
     });
     match r {
-        Ok(text) => Reply::text(text),
+        Ok(text) => {
+            ctx.notify('$', "incrbyfloat", argv[1]);
+            Reply::text(text)
+        }
         Err(e) => e,
     }
 }
