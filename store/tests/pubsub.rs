@@ -517,6 +517,17 @@ fn string_command_events_match_redis() {
             [ks("q", "set"), ks("r", "set")].concat(),
         ),
         (vec!["GETRANGE", "a", "0", "1"], vec![]),
+        (
+            vec!["SET", "past", "v", "EXAT", "1"],
+            [
+                ks("past", "set"),
+                ks("past", "expire"),
+                ks("past", "expired"),
+            ]
+            .concat(),
+        ),
+        (vec!["SET", "past", "v"], ks("past", "set")),
+        (vec!["GETEX", "past", "EXAT", "1"], ks("past", "del")),
         (vec!["GET", "a"], vec![]),
     ];
     for (cmd, want) in cases {
