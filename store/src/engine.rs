@@ -218,6 +218,7 @@ impl Engine {
             run_id: run_id[run_id.len() - 40..].to_string(),
         });
         crate::expire::register(&engine);
+        crate::blocking::register(&engine);
         engine
     }
 
@@ -290,7 +291,15 @@ impl Engine {
         let spec = match self.check(argv) {
             Ok(spec) => spec,
             Err(reply) => {
-                st.stats.error_replies += 1;
+                if let (Reply::Error(msg), Some(spec)) =
+                    (&reply, argv.first().and_then(|n| command::lookup(n)))
+                {
+                    // A known command with the wrong arity: Redis counts it as rejected.
+                    st.stats.record_rejected_spec(spec);
+                    st.stats.record_error(msg);
+                } else if let Reply::Error(msg) = &reply {
+                    st.stats.record_error(msg);
+                }
                 // A rejected command flags an open MULTI (EXEC then fails).
                 let is_exec = argv
                     .first()
@@ -357,20 +366,22 @@ impl<'a> Ctx<'a> {
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
         if spec.flags.contains(Flags::DENYOOM) {
             if let Err(r) = crate::evict::ensure_memory(self) {
-                self.st.stats.error_replies += 1;
-                self.st.stats.record_rejected(spec.name);
+                if let Reply::Error(msg) = &r {
+                    self.st.stats.record_error(msg);
+                }
+                self.st.stats.record_rejected_spec(spec);
                 return r;
             }
         }
-        let t0 = Instant::now();
+        // A tick counter, not a clock read: clock reads dominate a GET.
+        let t0 = crate::stats::ticks();
         let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
         if self.st.dirty != dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let us = t0.elapsed().as_micros() as u64;
-        let failed = reply.is_error();
-        self.st.stats.record_call(spec.name, us, failed);
+        let ticks = crate::stats::ticks().wrapping_sub(t0);
+        self.st.stats.record(spec, ticks, &reply);
         reply
     }
 
@@ -425,8 +436,8 @@ impl<'a> Ctx<'a> {
     pub fn expire_at(&mut self, db: usize, pos: usize) {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
-        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
         self.signal_modified(db, e.key.as_bytes());
+        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
     }
 
     /// Deletes a live key of database `db`; true if it existed.

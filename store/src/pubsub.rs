@@ -609,3 +609,12 @@ pub const PUBSUB_HELP: &[&str] = &[
     "HELP",
     "    Prints this help.",
 ];
+
+/// Writes the pub/sub lines of INFO's stats section, each ending in `\r\n`.
+pub fn info_lines(st: &State, out: &mut String) {
+    out.push_str(&format!(
+        "pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\n",
+        st.pubsub.channel_count(),
+        st.pubsub.pattern_count()
+    ));
+}

@@ -10,8 +10,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// Bytes of a bulk reply: owned, or shared with the stored value (so a large
-/// GET can hand the stored bytes out without copying them). Two bulks are
-/// equal when their bytes are, however they are held.
+/// GET can hand the stored bytes out without copying them).
 #[derive(Clone, Eq)]
 pub enum Bulk {
     /// Bytes owned by the reply.
@@ -30,6 +29,7 @@ impl Deref for Bulk {
     }
 }
 
+/// Equal when the bytes are equal, whichever way they are held.
 impl PartialEq for Bulk {
     fn eq(&self, other: &Bulk) -> bool {
         **self == **other

@@ -658,3 +658,106 @@ fn exec_runs_with_no_block_and_restores_it() {
     run(&e, &mut a, &["EXEC"]);
     assert!(!a.no_block);
 }
+
+// ---------------------------------------------------------------------------
+// WATCH against the keyspace and server commands.
+
+#[test]
+fn flushdb_command_invalidates_watch() {
+    let (e, mut a, mut b) = setup();
+    run(&e, &mut a, &["SET", "x", "1"]);
+    run(&e, &mut a, &["WATCH", "x"]);
+    assert_eq!(run(&e, &mut b, &["FLUSHDB"]), ok());
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["SET", "x", "2"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::NilArray);
+    assert_eq!(run(&e, &mut a, &["GET", "x"]), Reply::Nil);
+}
+
+#[test]
+fn flushdb_of_missing_watched_key_is_no_change() {
+    let (e, mut a, mut b) = setup();
+    run(&e, &mut b, &["SET", "other", "1"]);
+    run(&e, &mut a, &["WATCH", "nokey"]);
+    assert_eq!(run(&e, &mut b, &["FLUSHDB"]), ok());
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["GET", "nokey"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::Array(vec![Reply::Nil]));
+}
+
+#[test]
+fn flushall_command_invalidates_watch_in_other_db() {
+    let (e, mut a, mut b) = setup();
+    run(&e, &mut a, &["SELECT", "2"]);
+    run(&e, &mut a, &["SET", "x", "1"]);
+    run(&e, &mut a, &["WATCH", "x"]);
+    assert_eq!(run(&e, &mut b, &["FLUSHALL"]), ok());
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["GET", "x"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::NilArray);
+}
+
+#[test]
+fn swapdb_command_invalidates_watch_on_key_in_other_db() {
+    let (e, mut a, mut b) = setup();
+    run(&e, &mut b, &["SELECT", "1"]);
+    run(&e, &mut b, &["SET", "sw", "1"]);
+    run(&e, &mut a, &["WATCH", "sw"]);
+    assert_eq!(run(&e, &mut b, &["SWAPDB", "0", "1"]), ok());
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["GET", "sw"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::NilArray);
+}
+
+#[test]
+fn del_expire_and_rename_invalidate_watch() {
+    let (e, mut a, mut b) = setup();
+    for write in [
+        &["DEL", "x"][..],
+        &["EXPIRE", "x", "100"],
+        &["RENAME", "x", "y"],
+        &["PERSIST", "x"],
+    ] {
+        run(&e, &mut b, &["SET", "x", "1", "EX", "1000"]);
+        run(&e, &mut a, &["WATCH", "x"]);
+        let r = run(&e, &mut b, write);
+        assert!(!r.is_error(), "{write:?}: {r:?}");
+        run(&e, &mut a, &["MULTI"]);
+        run(&e, &mut a, &["GET", "x"]);
+        assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::NilArray, "{write:?}");
+    }
+}
+
+#[test]
+fn watch_is_per_database() {
+    let (e, mut a, mut b) = setup();
+    run(&e, &mut a, &["WATCH", "x"]);
+    run(&e, &mut b, &["SELECT", "1"]);
+    run(&e, &mut b, &["SET", "x", "1"]);
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["GET", "x"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::Array(vec![Reply::Nil]));
+}
+
+#[test]
+fn select_inside_exec_applies_to_later_commands() {
+    let (e, mut a, _) = setup();
+    run(&e, &mut a, &["MULTI"]);
+    run(&e, &mut a, &["SELECT", "3"]);
+    run(&e, &mut a, &["SET", "k", "v"]);
+    assert_eq!(run(&e, &mut a, &["EXEC"]), Reply::Array(vec![ok(), ok()]));
+    assert_eq!(a.db, 3);
+    assert_eq!(run(&e, &mut a, &["GET", "k"]), bulk("v"));
+}
+
+#[test]
+fn blocking_command_in_exec_replies_at_once() {
+    let (e, mut a, _) = setup();
+    run(&e, &mut a, &["MULTI"]);
+    assert_eq!(run(&e, &mut a, &["BLPOP", "nolist", "0"]), queued());
+    assert_eq!(
+        run(&e, &mut a, &["EXEC"]),
+        Reply::Array(vec![Reply::NilArray])
+    );
+    assert!(a.blocked.is_none());
+}
