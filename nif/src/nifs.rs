@@ -226,6 +226,27 @@ fn open<'a>(env: Env<'a>, owner: LocalPid, store: Term<'a>, db: i64) -> Term<'a>
     (encode::ok(), res).encode(env)
 }
 
+/// Opens a side session on `conn`'s engine for the calling process (see
+/// `conn::open_side`): `{:ok, conn_ref}`. The caller is monitored; the
+/// session closes when it exits or the ref is collected.
+#[rustler::nif]
+fn open_session<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
+    let Some(parent) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    if parent.is_closed() {
+        return closed().encode(env);
+    }
+    let owner = env.pid();
+    let side = conn::open_side(&parent, owner);
+    let res = ResourceArc::new(ConnRes(side.clone()));
+    if res.monitor(Some(env), &owner).is_none() {
+        side.close();
+        return error_tuple(env, "ERR owner process is not alive");
+    }
+    (encode::ok(), res).encode(env)
+}
+
 #[rustler::nif]
 fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
     let _guard = CallerEnv::enter(env);
