@@ -273,6 +273,9 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
+    if is_exec(&argv) && !sched::queue_is_cheap(&sess) {
+        return dirty().encode(env);
+    }
     let Some(mut st) = conn.engine.try_lock() else {
         return dirty().encode(env);
     };
@@ -281,6 +284,14 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     drop(st);
     drop(sess);
     encode_outcome(env, &out)
+}
+
+/// True when the command is EXEC (its cost is its queue's).
+#[inline]
+fn is_exec(argv: &Argv<'_>) -> bool {
+    argv.as_slice()
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"))
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -342,6 +353,10 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
+    // Commands queued by earlier calls run inside this pipeline's EXEC.
+    if cmds.iter().any(is_exec) && !sched::queue_is_cheap(&sess) {
+        return dirty().encode(env);
+    }
     let Some(mut st) = conn.engine.try_lock() else {
         return dirty().encode(env);
     };
