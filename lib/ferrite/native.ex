@@ -54,4 +54,12 @@ defmodule Ferrite.Native do
   @doc "Number of open conns on the named store `name`."
   @spec store_conns(binary()) :: non_neg_integer()
   def store_conns(_name), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Serves the engine of the conn owned by `owner` over RESP on `bind:port`."
+  @spec listen(pid(), binary(), non_neg_integer()) :: {:ok, pos_integer()} | {:error, binary()}
+  def listen(_owner, _bind, _port), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Stops the RESP listener bound to `port`."
+  @spec unlisten(non_neg_integer()) :: :ok | {:error, binary()}
+  def unlisten(_port), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -51,6 +51,7 @@
 
 pub mod conn;
 pub mod encode;
+mod listener;
 pub mod nifs;
 pub mod sched;
 pub mod sink;

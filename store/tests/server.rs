@@ -265,13 +265,8 @@ fn config_get_set() {
     ]);
     // A failed multi-pair SET changes nothing.
     assert_eq!(
-        run(
-            &e,
-            &mut s,
-            &["CONFIG", "SET", "hz", "7", "maxmemory", "bad"]
-        )
-        .is_error(),
-        true
+        run(&e, &mut s, &["CONFIG", "SET", "hz", "7", "maxmemory", "bad"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value")
     );
     assert_eq!(
         run(&e, &mut s, &["CONFIG", "GET", "hz"]),

@@ -8,6 +8,7 @@
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -174,6 +175,8 @@ fn families() -> Vec<&'static [CommandSpec]> {
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
+        persist::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
     ]
