@@ -319,7 +319,7 @@ fn command_normal<'a>(env: Env<'a>, conn: &Conn, argv: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
-    if is_exec(&argv) && !sched::queue_is_cheap(&sess) {
+    if is_exec(argv) && !sched::queue_is_cheap(&sess) {
         return dirty().encode(env);
     }
     let Some(mut st) = conn.engine.try_lock() else {
