@@ -93,7 +93,7 @@ defmodule Ferrite.Embedded do
       {:error, _} = err -> err
       :dirty -> continue_command(Native.command_dirty(conn, argv), conn, argv)
       :convert -> continue_command(Native.command(conn, Args.normalize!(argv)), conn, argv)
-      {:blocked, token} -> await_blocked(conn, token)
+      {:blocked, token, waiter} -> await_blocked(conn, token, waiter, argv)
       :noconn -> other_backend(conn, :command, argv)
       :closed -> {:error, connection_error(:closed, conn)}
     end
@@ -105,6 +105,9 @@ defmodule Ferrite.Embedded do
     case result do
       {:ok, _} = ok ->
         ok
+
+      {:blocked, replies} ->
+        {:ok, await_pipeline(conn, replies, cmds)}
 
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
@@ -129,16 +132,28 @@ defmodule Ferrite.Embedded do
 
   @doc """
   Waits for the result of a blocking command that registered a waiter
-  (`{:blocked, token}` from the NIF): the engine sends
-  `{:ferrite_reply, token, reply}` to the calling process when it serves or
-  times out the waiter.
+  (`{:blocked, token, waiter}` from the NIF): see `Ferrite.Embedded.Blocking`.
   """
-  @spec await_blocked(Ferrite.conn(), non_neg_integer()) :: {:ok, term()} | {:error, term()}
-  def await_blocked(_conn, token) do
-    receive do
-      {:ferrite_reply, ^token, %Ferrite.ResponseError{} = e} -> {:error, e}
-      {:ferrite_reply, ^token, reply} -> {:ok, reply}
-    end
+  @spec await_blocked(Ferrite.conn(), non_neg_integer(), reference(), [term()]) ::
+          {:ok, term()} | {:error, term()}
+  def await_blocked(conn, token, waiter, argv),
+    do: Ferrite.Embedded.Blocking.await(conn, token, waiter, argv)
+
+  # A pipeline in which blocking commands registered waiters: their
+  # results are awaited in order. (Unlike Redis, which holds back the rest
+  # of a pipeline behind a blocked command, the later commands have
+  # already run.)
+  defp await_pipeline(conn, replies, cmds) do
+    Enum.zip_with(replies, cmds, fn
+      {:blocked, token, waiter}, argv ->
+        case await_blocked(conn, token, waiter, argv) do
+          {:ok, reply} -> reply
+          {:error, e} -> e
+        end
+
+      reply, _argv ->
+        reply
+    end)
   end
 
   defp other_backend(conn, fun, args) do

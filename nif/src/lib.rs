@@ -19,12 +19,15 @@
 //! | `pipeline_dirty(conn, cmds)` | dirty CPU | reply list |
 //! | `fast_forward(conn, ms)` | normal | `:ok` |
 //! | `store_conns(name)` | normal | number of conns on a named store |
+//! | `unblock(waiter)` | normal | see [`blocking`] |
 //!
 //! `conn` is the conn's owner pid, a registered name, or the `conn_ref`.
 //!
 //! Replies: `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}`, or
-//! `{:blocked, token}` when a blocking command registered a waiter (its
-//! result comes later as `{:ferrite_reply, token, reply}`). Markers the
+//! `{:blocked, token, waiter}` when a blocking command registered a waiter
+//! (its result comes later as `{:ferrite_reply, token, reply}`; `waiter` is
+//! the handle for `unblock`, see [`blocking`]; a pipeline
+//! holding such a command returns `{:blocked, replies}`). Markers the
 //! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:convert`
 //! (an argument is not a binary: convert and retry), `:noconn` (no embedded
 //! conn by that pid or name).
@@ -48,6 +51,7 @@
 //! A Rust panic inside a command is caught and becomes
 //! `{:error, %Ferrite.ResponseError{message: "ERR internal error: ..."}}`.
 
+pub mod blocking;
 pub mod conn;
 pub mod encode;
 pub mod nifs;

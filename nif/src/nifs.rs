@@ -30,7 +30,7 @@ rustler::atoms! {
 }
 
 /// Resolves a pid, registered name or conn resource to its open conn.
-fn resolve(env: Env<'_>, term: Term<'_>) -> Option<Arc<Conn>> {
+pub(crate) fn resolve(env: Env<'_>, term: Term<'_>) -> Option<Arc<Conn>> {
     let mut pid = MaybeUninit::<ErlNifPid>::uninit();
     // SAFETY: plain term inspection in the caller's env.
     unsafe {
@@ -147,7 +147,8 @@ impl<'a> Argv<'a> {
 /// The outcome of one command.
 enum Outcome {
     Reply(Reply),
-    Blocked(u64),
+    /// A waiter was registered: its token and the handle Elixir waits with.
+    Blocked(u64, ResourceArc<crate::blocking::WaiterRes>),
 }
 
 /// Runs one command with both locks held, catching panics.
@@ -159,15 +160,18 @@ fn run_locked(
     argv: &Argv<'_>,
 ) -> Outcome {
     let args = argv.as_slice();
-    if argv.class().targets_caller {
-        conn.sink.set_target(env.pid());
-    }
+    let saved = if argv.class().targets_caller {
+        crate::blocking::target_caller(env, conn, sess, args[0])
+    } else {
+        None
+    };
     let result = catch_unwind(AssertUnwindSafe(|| {
         conn.engine.execute_locked(st, sess, args)
     }));
+    crate::blocking::restore(sess, saved);
     match result {
         Ok(reply) => match sess.blocked.take() {
-            Some(token) => Outcome::Blocked(token),
+            Some(token) => Outcome::Blocked(token, crate::blocking::waiter(env, conn, token)),
             None => Outcome::Reply(reply),
         },
         Err(panic) => Outcome::Reply(panic_reply(panic)),
@@ -186,7 +190,7 @@ fn panic_reply(panic: Box<dyn std::any::Any + Send>) -> Reply {
 fn encode_outcome<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     match out {
         Outcome::Reply(r) => encode_result(env, r),
-        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+        Outcome::Blocked(token, w) => (blocked(), *token, w).encode(env),
     }
 }
 
@@ -194,13 +198,19 @@ fn encode_outcome<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
 fn encode_element<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     match out {
         Outcome::Reply(r) => encode_reply(env, r),
-        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+        Outcome::Blocked(token, w) => (blocked(), *token, w).encode(env),
     }
 }
 
+/// `{:ok, replies}`, or `{:blocked, replies}` when a blocking command in
+/// the pipeline registered a waiter (its element is `{:blocked, token, waiter}`).
 fn pipeline_result<'a>(env: Env<'a>, outs: &[Outcome]) -> Term<'a> {
     let items: Vec<Term<'a>> = outs.iter().map(|o| encode_element(env, o)).collect();
-    (encode::ok(), items).encode(env)
+    if outs.iter().any(|o| matches!(o, Outcome::Blocked(..))) {
+        (blocked(), items).encode(env)
+    } else {
+        (encode::ok(), items).encode(env)
+    }
 }
 
 #[rustler::nif]
