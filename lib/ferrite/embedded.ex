@@ -77,6 +77,9 @@ defmodule Ferrite.Embedded do
     end
   end
 
+  defdelegate listen(conn, opts \\ []), to: Ferrite.Embedded.Listener
+  defdelegate unlisten(port), to: Ferrite.Embedded.Listener
+
   @doc "Number of open conns on the named store `name` (0 when it is closed)."
   @spec store_conns(atom() | binary()) :: non_neg_integer()
   def store_conns(name) when is_atom(name), do: Native.store_conns(Atom.to_string(name))

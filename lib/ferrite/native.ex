@@ -21,6 +21,13 @@ defmodule Ferrite.Native do
   @spec open(pid(), nil | binary(), non_neg_integer()) :: {:ok, reference()} | {:error, term()}
   def open(_owner, _store, _db), do: :erlang.nif_error(:nif_not_loaded)
 
+  @doc """
+  Opens a side session on `conn`'s engine, owned by the calling process
+  (its own MULTI/WATCH and subscription state; closed when the caller exits).
+  """
+  @spec open_session(term()) :: {:ok, reference()} | {:error, term()} | :noconn | :closed
+  def open_session(_conn), do: :erlang.nif_error(:nif_not_loaded)
+
   @doc "Closes a conn (idempotent)."
   @spec close(term()) :: :ok
   def close(_conn), do: :erlang.nif_error(:nif_not_loaded)
@@ -55,4 +62,12 @@ defmodule Ferrite.Native do
   @doc "Number of open conns on the named store `name`."
   @spec store_conns(binary()) :: non_neg_integer()
   def store_conns(_name), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Serves the engine of the conn owned by `owner` over RESP on `bind:port`."
+  @spec listen(pid(), binary(), non_neg_integer()) :: {:ok, pos_integer()} | {:error, binary()}
+  def listen(_owner, _bind, _port), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Stops the RESP listener bound to `port`."
+  @spec unlisten(non_neg_integer()) :: :ok | {:error, binary()}
+  def unlisten(_port), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -8,9 +8,12 @@
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persist;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod tx;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -172,6 +175,10 @@ fn families() -> Vec<&'static [CommandSpec]> {
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
+        persist::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 

@@ -234,8 +234,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         "clients" => {
             let _ = write!(
                 out,
-                "connected_clients:1\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.len().max(1),
                 st.config.get_str("maxclients").unwrap_or_default(),
                 st.blocking.blocked_clients()
             );
@@ -687,7 +688,7 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return sub_arity_err("object", sub);
     }
     // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH|NONOTIFY).
-    let Some(pos) = ctx.lookup_write(argv[2]) else {
+    let Some(pos) = ctx.lookup_notouch_in(ctx.session.db, argv[2]) else {
         return Reply::Nil;
     };
     let now = ctx.now;
@@ -704,12 +705,12 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if !ctx.st.config.policy.is_lfu() {
             return Reply::err(LFU_POLICY_NOT_SET);
         }
-        Reply::Int((e.lru & 0xff) as i64)
+        Reply::Int(crate::evict::lfu_freq_cfg(e, now, &ctx.st.config) as i64)
     } else {
         if ctx.st.config.policy.is_lfu() {
             return Reply::err(LFU_POLICY_SET);
         }
-        Reply::Int(crate::evict::stamp(now).wrapping_sub(e.lru) as i64)
+        Reply::Int(crate::evict::idle_secs(e, now) as i64)
     }
 }
 
