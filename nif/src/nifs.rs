@@ -25,7 +25,7 @@ rustler::atoms! {
     noconn,
     /// Marker: the conn was closed.
     closed,
-    /// `{:blocked, token}`
+    /// `{:blocked, token, waiter}` (a pipeline: `{:blocked, replies}`)
     blocked,
 }
 
