@@ -123,8 +123,8 @@ defmodule Ferrite.Embedded do
       {:ok, _} = ok ->
         ok
 
-      {:blocked, replies} ->
-        {:ok, await_pipeline(conn, replies, cmds)}
+      {:blocked_pipeline, replies} ->
+        {:ok, Enum.zip_with(replies, cmds, &await_element(conn, &1, &2))}
 
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
@@ -141,6 +141,17 @@ defmodule Ferrite.Embedded do
     end
   end
 
+  # A blocking command inside a pipeline: wait for its result in place.
+  # (Unlike Redis, the commands after it have already run.)
+  defp await_element(conn, {:blocked, token, waiter}, argv) do
+    case await_blocked(conn, token, waiter, argv) do
+      {:ok, reply} -> reply
+      {:error, e} -> e
+    end
+  end
+
+  defp await_element(_conn, reply, _argv), do: reply
+
   defp normalize_pipeline!(cmds) when is_list(cmds), do: Enum.map(cmds, &Args.normalize!/1)
 
   defp normalize_pipeline!(cmds) do
@@ -155,23 +166,6 @@ defmodule Ferrite.Embedded do
           {:ok, term()} | {:error, term()}
   def await_blocked(conn, token, waiter, argv),
     do: Ferrite.Embedded.Blocking.await(conn, token, waiter, argv)
-
-  # A pipeline in which blocking commands registered waiters: their
-  # results are awaited in order. (Unlike Redis, which holds back the rest
-  # of a pipeline behind a blocked command, the later commands have
-  # already run.)
-  defp await_pipeline(conn, replies, cmds) do
-    Enum.zip_with(replies, cmds, fn
-      {:blocked, token, waiter}, argv ->
-        case await_blocked(conn, token, waiter, argv) do
-          {:ok, reply} -> reply
-          {:error, e} -> e
-        end
-
-      reply, _argv ->
-        reply
-    end)
-  end
 
   defp other_backend(conn, fun, args) do
     case Ferrite.Backend.lookup(conn) do

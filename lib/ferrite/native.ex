@@ -4,7 +4,7 @@ defmodule Ferrite.Native do
 
   `conn` is a conn's pid, its registered name, or its `conn_ref`. Replies are
   `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or
-  `{:blocked, token, waiter}` (a pipeline: `{:blocked, replies}`),
+  `{:blocked, token, waiter}` (a pipeline: `{:blocked_pipeline, replies}`),
   or one of the markers `:dirty`, `:convert`, `:noconn` and `:closed` that
   `Ferrite.Embedded` handles. See `nif/src/lib.rs` for the scheduling rule.
   """
@@ -12,6 +12,7 @@ defmodule Ferrite.Native do
   @compile {:autoload, false}
 
   @doc false
+  @spec load_nif() :: :ok | {:error, term()}
   def load_nif do
     path = :filename.join(:code.priv_dir(:ferrite), ~c"native/libferrite_nif")
     :erlang.load_nif(path, 0)

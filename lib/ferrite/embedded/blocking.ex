@@ -16,8 +16,8 @@ defmodule Ferrite.Embedded.Blocking do
   (100 ms past the command's timeout) in case the engine's timer is
   late, and then gives up with `Ferrite.Native.unblock/1`, which either
   removes the waiter (true: no reply will ever come, the result is nil) or
-  finds that the reply was already sent (false: it is in the mailbox, as
-  the engine sends under its lock, and is received). Either way the caller
+  finds it gone (false: its reply was already sent, and is in the mailbox
+  because the engine sends under its lock; it is received). Either way the caller
   gets each served element exactly once. The same happens if the conn
   process goes down while the caller waits: the result is then a
   `Ferrite.ConnectionError`, unless the reply was already sent.
@@ -68,13 +68,17 @@ defmodule Ferrite.Embedded.Blocking do
   end
 
   # Removes the waiter, or, when the engine already sent the reply, takes
-  # it from the mailbox.
+  # it from the mailbox. (The engine sends under its lock, so a sent reply
+  # is there once unblock returns false; the bound covers a waiter the
+  # engine dropped without a reply because its conn closed.)
   defp give_up(token, waiter, otherwise) do
     if Native.unblock(waiter) do
       otherwise
     else
       receive do
         {:ferrite_reply, ^token, reply} -> result(reply)
+      after
+        @margin_ms -> otherwise
       end
     end
   end
