@@ -183,6 +183,12 @@ defmodule Ferrite.BlockingTest do
       refute_received {:ferrite_reply, _, _}
     end
 
+    test "a timeout beyond what receive can wait for still works", %{c: c} do
+      t = blocked_task(c, fn -> Ferrite.blpop(c, "q", 10_000_000_000) end)
+      {:ok, 1} = Ferrite.rpush(c, "q", "v")
+      assert Task.await(t) == {:ok, {"q", "v"}}
+    end
+
     test "timeout 0 waits forever", %{c: c} do
       t = blocked_task(c, fn -> Ferrite.blpop(c, "q", 0) end)
       :ok = Embedded.fast_forward(c, 1_000_000_000)

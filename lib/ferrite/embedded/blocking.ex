@@ -32,6 +32,7 @@ defmodule Ferrite.Embedded.Blocking do
   alias Ferrite.{Args, ConnectionError, Native, ResponseError}
 
   @margin_ms 100
+  @max_after 4_294_967_295
 
   @doc """
   Waits for the reply of the blocked call `token` (made with `argv` on
@@ -45,8 +46,9 @@ defmodule Ferrite.Embedded.Blocking do
 
     timeout =
       case timeout_ms(argv) do
-        :infinity -> :infinity
-        ms -> ms + @margin_ms
+        # `receive ... after` takes at most 2^32 - 1 ms (49 days).
+        ms when is_integer(ms) and ms < @max_after - @margin_ms -> ms + @margin_ms
+        _ -> :infinity
       end
 
     receive do
