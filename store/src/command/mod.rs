@@ -8,6 +8,7 @@
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod zsets;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -162,7 +163,12 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        zsets::COMMANDS,
+    ]
 }
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
