@@ -218,6 +218,7 @@ impl Engine {
             run_id: run_id[run_id.len() - 40..].to_string(),
         });
         crate::expire::register(&engine);
+        crate::blocking::register(&engine);
         engine
     }
 
@@ -290,7 +291,15 @@ impl Engine {
         let spec = match self.check(argv) {
             Ok(spec) => spec,
             Err(reply) => {
-                st.stats.error_replies += 1;
+                if let (Reply::Error(msg), Some(spec)) =
+                    (&reply, argv.first().and_then(|n| command::lookup(n)))
+                {
+                    // A known command with the wrong arity: Redis counts it as rejected.
+                    st.stats.record_rejected_spec(spec);
+                    st.stats.record_error(msg);
+                } else if let Reply::Error(msg) = &reply {
+                    st.stats.record_error(msg);
+                }
                 return reply;
             }
         };
@@ -353,8 +362,10 @@ impl<'a> Ctx<'a> {
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
         if spec.flags.contains(Flags::DENYOOM) {
             if let Err(r) = crate::evict::ensure_memory(self) {
-                self.st.stats.error_replies += 1;
-                self.st.stats.record_rejected(spec.name);
+                if let Reply::Error(msg) = &r {
+                    self.st.stats.record_error(msg);
+                }
+                self.st.stats.record_rejected_spec(spec);
                 return r;
             }
         }
@@ -365,8 +376,7 @@ impl<'a> Ctx<'a> {
             crate::persist::propagate(self, spec, argv);
         }
         let us = t0.elapsed().as_micros() as u64;
-        let failed = reply.is_error();
-        self.st.stats.record_call(spec.name, us, failed);
+        self.st.stats.record(spec, us, &reply);
         reply
     }
 

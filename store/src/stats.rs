@@ -1,19 +1,29 @@
-//! Counters reported by INFO (stats and commandstats sections).
+//! Counters reported by INFO (stats, commandstats and errorstats sections).
+//!
+//! Per-command counters live in a vector indexed by the command's dense
+//! table slot (`command::slot_of`), so recording a call costs no hashing on
+//! the hot path.
 
-use std::collections::HashMap;
+use crate::command::{self, CommandSpec};
+use crate::reply::Reply;
+use std::collections::BTreeMap;
 
 /// Per-command counters (`INFO commandstats`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommandStats {
     /// Calls.
     pub calls: u64,
     /// Total microseconds.
     pub usec: u64,
-    /// Calls rejected before running (OOM and the like).
+    /// Calls rejected before running (arity errors, OOM and the like).
     pub rejected_calls: u64,
     /// Calls that ran and replied with an error.
     pub failed_calls: u64,
 }
+
+/// Distinct error codes tracked by errorstats before new ones are dropped
+/// (Redis's `ERRORSTATS_LIMIT`).
+const ERRORSTATS_LIMIT: usize = 128;
 
 /// Engine-wide counters.
 #[derive(Clone, Debug, Default)]
@@ -30,27 +40,120 @@ pub struct Stats {
     pub keyspace_misses: u64,
     /// Error replies sent.
     pub error_replies: u64,
-    /// Per-command counters.
-    pub per_command: HashMap<&'static str, CommandStats>,
+    /// Active-expiry cycles that stopped at their time budget.
+    pub expire_time_cap_reached: u64,
+    /// Per-command counters, by table slot (grown on demand).
+    pub by_slot: Vec<CommandStats>,
+    /// Counters of commands that are not in the table, by name.
+    pub by_name: BTreeMap<&'static str, CommandStats>,
+    /// Error replies by error code (the first word: `ERR`, `WRONGTYPE`).
+    pub errors: BTreeMap<String, u64>,
 }
 
 impl Stats {
-    /// Records one executed command.
     #[inline]
-    pub fn record_call(&mut self, name: &'static str, usec: u64, failed: bool) {
-        self.commands += 1;
-        let c = self.per_command.entry(name).or_default();
-        c.calls += 1;
-        c.usec += usec;
-        if failed {
-            c.failed_calls += 1;
-            self.error_replies += 1;
+    fn entry(&mut self, spec: &'static CommandSpec) -> &mut CommandStats {
+        match command::slot_of(spec) {
+            Some(slot) => {
+                if slot >= self.by_slot.len() {
+                    self.by_slot
+                        .resize(command::count().max(slot + 1), Default::default());
+                }
+                &mut self.by_slot[slot]
+            }
+            None => self.by_name.entry(spec.name).or_default(),
         }
     }
 
-    /// Records one command rejected before it ran.
+    /// Records one executed command and its reply.
+    #[inline]
+    pub fn record(&mut self, spec: &'static CommandSpec, usec: u64, reply: &Reply) {
+        self.commands += 1;
+        let c = self.entry(spec);
+        c.calls += 1;
+        c.usec += usec;
+        if let Reply::Error(msg) = reply {
+            c.failed_calls += 1;
+            self.record_error(msg);
+        }
+    }
+
+    /// Records one executed command by name (slower than `record`).
+    pub fn record_call(&mut self, name: &'static str, usec: u64, failed: bool) {
+        match command::lookup(name.as_bytes()) {
+            Some(spec) => {
+                let r = if failed {
+                    Reply::err("ERR")
+                } else {
+                    Reply::Nil
+                };
+                self.record(spec, usec, &r)
+            }
+            None => {
+                self.commands += 1;
+                let c = self.by_name.entry(name).or_default();
+                c.calls += 1;
+                c.usec += usec;
+                if failed {
+                    c.failed_calls += 1;
+                    self.record_error("ERR");
+                }
+            }
+        }
+    }
+
+    /// Records one command rejected before it ran (its error reply is
+    /// counted separately with `record_error`).
+    pub fn record_rejected_spec(&mut self, spec: &'static CommandSpec) {
+        self.entry(spec).rejected_calls += 1;
+    }
+
+    /// Records one command rejected before it ran, by name.
     pub fn record_rejected(&mut self, name: &'static str) {
-        self.per_command.entry(name).or_default().rejected_calls += 1;
+        match command::lookup(name.as_bytes()) {
+            Some(spec) => self.record_rejected_spec(spec),
+            None => self.by_name.entry(name).or_default().rejected_calls += 1,
+        }
+    }
+
+    /// Counts one error reply under its code (`total_error_replies`,
+    /// errorstats).
+    pub fn record_error(&mut self, msg: &str) {
+        self.error_replies += 1;
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        if let Some(n) = self.errors.get_mut(code) {
+            *n += 1;
+        } else if self.errors.len() < ERRORSTATS_LIMIT {
+            self.errors.insert(code.to_string(), 1);
+        }
+    }
+
+    /// Every command with counters, as (name, counters), by name.
+    pub fn commands(&self) -> Vec<(&'static str, CommandStats)> {
+        let mut out: Vec<(&'static str, CommandStats)> = self
+            .by_slot
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.calls > 0 || c.rejected_calls > 0)
+            .filter_map(|(i, c)| command::by_slot(i).map(|s| (s.name, c.clone())))
+            .collect();
+        out.extend(
+            self.by_name
+                .iter()
+                .filter(|(_, c)| c.calls > 0 || c.rejected_calls > 0)
+                .map(|(n, c)| (*n, c.clone())),
+        );
+        out.sort_by_key(|(n, _)| *n);
+        out
+    }
+
+    /// The counters of one command, by name.
+    pub fn command(&self, name: &str) -> CommandStats {
+        self.commands()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+            .unwrap_or_default()
     }
 
     /// CONFIG RESETSTAT.

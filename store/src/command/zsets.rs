@@ -1143,21 +1143,21 @@ impl Src<'_> {
         match self {
             Src::Missing => 0,
             Src::Z(z) => z.len(),
-            Src::S(s) => s.members.len(),
+            Src::S(s) => s.len(),
         }
     }
     fn score(&self, m: &[u8]) -> Option<f64> {
         match self {
             Src::Missing => None,
             Src::Z(z) => z.score(m),
-            Src::S(s) => s.members.contains(&Sso::new(m)).then_some(1.0),
+            Src::S(s) => s.contains(m).then_some(1.0),
         }
     }
     fn for_each(&self, mut f: impl FnMut(&Sso, f64)) {
         match self {
             Src::Missing => {}
             Src::Z(z) => z.iter().for_each(|(m, s)| f(m, s)),
-            Src::S(s) => s.members.iter().for_each(|m| f(m, 1.0)),
+            Src::S(s) => s.members().iter().for_each(|m| f(m, 1.0)),
         }
     }
 }

@@ -191,6 +191,26 @@ impl Db {
         }
     }
 
+    /// The positions of every entry with an expiry, in no particular order.
+    pub fn volatile_positions(&self) -> &[u32] {
+        &self.volatile
+    }
+
+    /// The positions of entries that have expired at `now`, highest first,
+    /// so that removing them in this order with `remove_at` never moves one
+    /// still to be removed (removal only moves the last entry, which is above
+    /// every position left to remove).
+    pub fn expired_positions(&self, now: u64) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .volatile
+            .iter()
+            .map(|&p| p as usize)
+            .filter(|&p| self.entries[p].is_expired(now))
+            .collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out
+    }
+
     /// A uniformly random position, if any.
     pub fn random_pos(&self, rng: &mut impl rand::Rng) -> Option<usize> {
         if self.entries.is_empty() {
