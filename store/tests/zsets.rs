@@ -5,7 +5,7 @@ mod golden;
 
 use ferrite_store::types::zset::ZSet;
 use ferrite_store::{Engine, Reply};
-use golden::{exec, fresh, render};
+use golden::{blocking_session, exec, fresh, render, served};
 use proptest::prelude::*;
 
 #[test]
@@ -243,4 +243,138 @@ proptest! {
         fwd.reverse();
         prop_assert_eq!(backward, fwd);
     }
+}
+
+fn q(e: &Engine, s: &mut ferrite_store::Session, line: &str) -> String {
+    render(&exec(e, s, line), s.resp == 3)
+}
+
+fn blocked(e: &Engine) -> usize {
+    e.lock().blocking.blocked_clients()
+}
+
+#[test]
+fn bzpopmin_serves_waiters_fifo_across_keys() {
+    let e = Engine::new();
+    let mut rxs = Vec::new();
+    for _ in 0..3 {
+        let (mut s, sink, rx) = blocking_session(&e);
+        assert_eq!(exec(&e, &mut s, "BZPOPMIN a b 0"), Reply::NilArray);
+        assert!(s.blocked.take().is_some());
+        rxs.push((sink, rx));
+    }
+    assert_eq!(blocked(&e), 3);
+    let mut p = e.session();
+    assert_eq!(q(&e, &mut p, "ZADD b 3 z 1 x 2 y"), ":3");
+    let got: Vec<String> = rxs.iter().map(|(_, rx)| served(rx, false)).collect();
+    assert_eq!(
+        got,
+        [r#"["b","x","1"]"#, r#"["b","y","2"]"#, r#"["b","z","3"]"#]
+    );
+    assert_eq!(blocked(&e), 0);
+    assert_eq!(q(&e, &mut p, "EXISTS b"), ":0");
+}
+
+#[test]
+fn bzpopmax_and_bzmpop_serve_with_counts_and_resp3() {
+    let e = Engine::new();
+    let (mut s1, _k1, rx1) = blocking_session(&e);
+    let (mut s2, _k2, rx2) = blocking_session(&e);
+    s2.resp = 3;
+    exec(&e, &mut s1, "BZPOPMAX k 0");
+    exec(&e, &mut s2, "BZMPOP 0 1 k MIN COUNT 2");
+    let mut p = e.session();
+    q(&e, &mut p, "ZADD k 1.1 a 2 b 3 c 4 d");
+    assert_eq!(served(&rx1, false), r#"["k","d","4"]"#);
+    assert_eq!(
+        served(&rx2, true),
+        r#"["k",[["a",,1.1000000000000001],["b",,2]]]"#
+    );
+    assert_eq!(q(&e, &mut p, "ZRANGE k 0 -1"), r#"["c"]"#);
+}
+
+#[test]
+fn zset_store_commands_wake_waiters() {
+    let e = Engine::new();
+    let (mut s1, _k1, rx1) = blocking_session(&e);
+    let (mut s2, _k2, rx2) = blocking_session(&e);
+    exec(&e, &mut s1, "BZPOPMIN dst 0");
+    exec(&e, &mut s2, "BZPOPMIN dst2 0");
+    let mut p = e.session();
+    q(&e, &mut p, "ZADD src 1 a 2 b");
+    q(&e, &mut p, "ZUNIONSTORE dst 1 src");
+    assert_eq!(served(&rx1, false), r#"["dst","a","1"]"#);
+    q(&e, &mut p, "ZRANGESTORE dst2 src 1 1");
+    assert_eq!(served(&rx2, false), r#"["dst2","b","2"]"#);
+}
+
+#[test]
+fn timeouts_and_no_block_sessions() {
+    let e = Engine::new();
+    let (mut s, _k, rx) = blocking_session(&e);
+    exec(&e, &mut s, "BZPOPMIN k 1");
+    assert_eq!(blocked(&e), 1);
+    e.fast_forward(1500);
+    ferrite_store::blocking::tick(&e);
+    assert_eq!(served(&rx, false), "(nil*)");
+    assert_eq!(blocked(&e), 0);
+    // Inside MULTI/scripts (no_block) the command answers at once.
+    let (mut s, _k, _rx) = blocking_session(&e);
+    s.no_block = true;
+    assert_eq!(exec(&e, &mut s, "BZMPOP 0 1 k MIN"), Reply::NilArray);
+    assert!(s.blocked.is_none());
+    // A session without a sink cannot block either.
+    let mut plain = e.session();
+    assert_eq!(exec(&e, &mut plain, "BZPOPMAX k 0"), Reply::NilArray);
+    assert_eq!(blocked(&e), 0);
+}
+
+#[test]
+fn failed_send_puts_members_back_with_exact_scores() {
+    let e = Engine::new();
+    let (mut s1, k1, _rx1) = blocking_session(&e);
+    let (mut s2, _k2, rx2) = blocking_session(&e);
+    exec(&e, &mut s1, "BZMPOP 0 1 k MIN COUNT 2");
+    exec(&e, &mut s2, "BZPOPMIN k 0");
+    k1.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut p = e.session();
+    q(&e, &mut p, "ZADD k 0.1 a 1e-300 b 3 c");
+    // The first waiter's pop was undone, so the second gets the minimum.
+    assert_eq!(served(&rx2, false), r#"["k","b","1e-300"]"#);
+    assert_eq!(
+        q(&e, &mut p, "ZRANGE k 0 -1 WITHSCORES"),
+        r#"["a","0.10000000000000001","c","3"]"#
+    );
+}
+
+#[test]
+fn dead_waiter_is_skipped_and_wrong_type_keeps_waiting() {
+    let e = Engine::new();
+    let (mut s1, k1, rx1) = blocking_session(&e);
+    let (mut s2, _k2, rx2) = blocking_session(&e);
+    exec(&e, &mut s1, "BZPOPMIN k 0");
+    exec(&e, &mut s2, "BZPOPMIN k 0");
+    k1.alive.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut p = e.session();
+    q(&e, &mut p, "ZADD k 1 a");
+    assert_eq!(served(&rx2, false), r#"["k","a","1"]"#);
+    assert!(rx1.try_recv().is_err());
+    // A key of another type does not serve a waiter.
+    let (mut s3, _k3, rx3) = blocking_session(&e);
+    exec(&e, &mut s3, "BZPOPMIN w 0");
+    q(&e, &mut p, "LPUSH w x");
+    assert!(rx3.try_recv().is_err());
+    assert_eq!(blocked(&e), 1);
+}
+
+#[test]
+fn dirty_counts_changes() {
+    let (e, mut s) = fresh();
+    let d0 = e.lock().dirty;
+    exec(&e, &mut s, "ZADD z 1 a 2 b");
+    exec(&e, &mut s, "ZADD z 1 a");
+    exec(&e, &mut s, "ZADD z 5 a");
+    exec(&e, &mut s, "ZREM z a nosuch");
+    exec(&e, &mut s, "ZREM z nosuch");
+    assert_eq!(e.lock().dirty - d0, 2 + 1 + 1);
 }

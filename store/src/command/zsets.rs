@@ -6,6 +6,7 @@
 //! bounds. A set emptied by a command is deleted, as in Redis.
 
 use super::{CommandSpec, Flags};
+use crate::blocking::{self, Action, Serve, TimeUnit};
 use crate::cmd;
 use crate::command::strings;
 use crate::engine::{wrongtype, Ctx};
@@ -24,8 +25,7 @@ const WS: Flags = W.or(Flags::SLOW);
 const WX: Flags = Flags::WRITE.or(Flags::FAST);
 const WXS: Flags = Flags::WRITE.or(Flags::SLOW);
 
-/// The sorted set family's table (blocking variants live with the
-/// blocking commands).
+/// The sorted set family's table.
 pub const COMMANDS: &[CommandSpec] = &[
     cmd!("zadd", -4, WF, 1, 1, 1, zadd),
     cmd!("zincrby", 4, WF, 1, 1, 1, zincrby),
@@ -59,6 +59,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("zdiffstore", -4, WS, 1, 1, 1, zdiffstore),
     cmd!("zintercard", -3, RS, 0, 0, 0, zintercard),
     cmd!("zscan", -3, R.or(Flags::RANDOM), 1, 1, 1, zscan),
+    cmd!("bzpopmin", -3, WX.or(Flags::BLOCKING), 1, -2, 1, bzpopmin),
+    cmd!("bzpopmax", -3, WX.or(Flags::BLOCKING), 1, -2, 1, bzpopmax),
+    cmd!("bzmpop", -5, WXS.or(Flags::BLOCKING), 0, 0, 0, bzmpop),
 ];
 
 /// `min or max is not a float`.
@@ -167,6 +170,8 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], mut z: ZSet, event: &str) -> Repl
         z.reset_encoding(me, mv);
         strings::store(ctx, dst, Value::ZSet(Box::new(z)), false);
         ctx.notify('z', event, dst);
+        let db = ctx.db_index();
+        ctx.signal_ready(db, dst);
     } else {
         let db = ctx.db_index();
         if ctx.delete_in(db, dst) {
@@ -1448,4 +1453,151 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         end
     };
     Reply::Array(vec![Reply::text(next.to_string()), Reply::Array(out)])
+}
+
+// ---------------------------------------------------------------------------
+// Blocking pops: BZPOPMIN BZPOPMAX BZMPOP
+
+/// The text of a score inside a reply (for undo commands).
+fn score_text(r: &Reply) -> Vec<u8> {
+    match r {
+        Reply::Double(d) => fmt_g17(*d).into_bytes(),
+        other => other.as_bytes().unwrap_or(b"0").to_vec(),
+    }
+}
+
+fn bzpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> Reply {
+    let deadline = match blocking::parse_timeout(ctx.now, argv[argv.len() - 1], TimeUnit::Seconds) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let keys = &argv[1..argv.len() - 1];
+    let db = ctx.db_index();
+    for &key in keys {
+        match write_pos(ctx, key) {
+            Err(e) => return e,
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let items = pop_in(ctx, db, key, max, 1).unwrap_or_default();
+                if let Some((m, s)) = items.first() {
+                    return Reply::Array(vec![
+                        Reply::bulk(key),
+                        strings::str_reply(m),
+                        score_reply(ctx, *s),
+                    ]);
+                }
+            }
+        }
+    }
+    blocking::block(
+        ctx,
+        keys.iter().map(|k| k.to_vec()).collect(),
+        deadline,
+        Action {
+            serve: serve_bzpop,
+            args: vec![if max {
+                b"zpopmax".to_vec()
+            } else {
+                b"zpopmin".to_vec()
+            }],
+            timeout_reply: Reply::NilArray,
+        },
+    )
+}
+
+/// Serves BZPOPMIN/BZPOPMAX: `args` = [zpopmin|zpopmax]. Pops through the
+/// non-blocking twin (so the write is logged as it), and undoes with ZADD.
+fn serve_bzpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
+    let reply = blocking::run_argv(ctx, &[args[0].clone(), key.to_vec()]);
+    match reply {
+        Reply::Array(v) if v.len() == 2 => {
+            let undo = vec![
+                b"zadd".to_vec(),
+                key.to_vec(),
+                score_text(&v[1]),
+                v[0].as_bytes().unwrap_or_default().to_vec(),
+            ];
+            let mut out = vec![Reply::bulk(key)];
+            out.extend(v);
+            Serve::Served {
+                reply: Reply::Array(out),
+                undo: Some(undo),
+            }
+        }
+        _ => Serve::Exhausted,
+    }
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    bzpop_generic(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    bzpop_generic(ctx, argv, true)
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    let deadline = match blocking::parse_timeout(ctx.now, argv[1], TimeUnit::Seconds) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let args = match parse_mpop(argv, 2) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let db = ctx.db_index();
+    match mpop_in(ctx, db, &args.keys, args.max, args.count) {
+        Ok(Some(r)) => return r,
+        Ok(None) => {}
+        Err(e) => return e,
+    }
+    blocking::block(
+        ctx,
+        args.keys.iter().map(|k| k.to_vec()).collect(),
+        deadline,
+        Action {
+            serve: serve_bzmpop,
+            args: vec![
+                if args.max {
+                    b"MAX".to_vec()
+                } else {
+                    b"MIN".to_vec()
+                },
+                args.count.to_string().into_bytes(),
+            ],
+            timeout_reply: Reply::NilArray,
+        },
+    )
+}
+
+/// Serves BZMPOP: `args` = [MIN|MAX, count], through ZMPOP on one key.
+fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
+    let reply = blocking::run_argv(
+        ctx,
+        &[
+            b"zmpop".to_vec(),
+            b"1".to_vec(),
+            key.to_vec(),
+            args[0].clone(),
+            b"COUNT".to_vec(),
+            args[1].clone(),
+        ],
+    );
+    let Reply::Array(parts) = &reply else {
+        return Serve::Exhausted;
+    };
+    let Some(Reply::Array(pairs)) = parts.get(1) else {
+        return Serve::Exhausted;
+    };
+    let mut undo = vec![b"zadd".to_vec(), key.to_vec()];
+    for p in pairs {
+        if let Reply::Array(ms) = p {
+            undo.push(score_text(&ms[1]));
+            undo.push(ms[0].as_bytes().unwrap_or_default().to_vec());
+        }
+    }
+    Serve::Served {
+        reply,
+        undo: Some(undo),
+    }
 }

@@ -176,3 +176,56 @@ pub fn run(script: &str) {
         failures.join("\n")
     );
 }
+
+/// A sink that forwards out-of-band messages to a channel; `fail` makes
+/// sends fail while still reporting alive (a receiver dying mid-send).
+pub struct ChanSink {
+    tx: std::sync::Mutex<std::sync::mpsc::Sender<ferrite_store::Outgoing>>,
+    /// False once the receiver is gone.
+    pub alive: std::sync::atomic::AtomicBool,
+    /// When true, `send` fails although `alive` is true.
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl ferrite_store::Sink for ChanSink {
+    fn send(&self, msg: ferrite_store::Outgoing) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.alive.load(SeqCst) || self.fail.load(SeqCst) {
+            return false;
+        }
+        self.tx.lock().unwrap().send(msg).is_ok()
+    }
+    fn alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A session that can block, its sink and the receiving end.
+pub fn blocking_session(
+    e: &Engine,
+) -> (
+    Session,
+    Arc<ChanSink>,
+    std::sync::mpsc::Receiver<ferrite_store::Outgoing>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = Arc::new(ChanSink {
+        tx: std::sync::Mutex::new(tx),
+        alive: true.into(),
+        fail: false.into(),
+    });
+    let mut s = e.session();
+    s.sink = Some(sink.clone());
+    (s, sink, rx)
+}
+
+/// Waits for the served reply of a blocked session and renders it.
+pub fn served(rx: &std::sync::mpsc::Receiver<ferrite_store::Outgoing>, resp3: bool) -> String {
+    match rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a served reply")
+    {
+        ferrite_store::Outgoing::Served { reply, .. } => render(&reply, resp3),
+        other => panic!("unexpected {other:?}"),
+    }
+}
