@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod zsets;
@@ -176,6 +177,7 @@ fn families() -> Vec<&'static [CommandSpec]> {
         sets::COMMANDS,
         zsets::COMMANDS,
         streams::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 
