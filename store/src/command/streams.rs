@@ -533,7 +533,7 @@ fn parse_read<'a>(
         } else if eq_ic(o, "streams") && more > 0 {
             streams_at = i + 1;
             let n = argv.len() - streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, sym) = if xreadgroup {
                     ("XREADGROUP", '>')
                 } else {
@@ -888,7 +888,7 @@ fn serve_xreadgroup(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
         };
     };
     let top = s.entries.keys().next_back().copied();
-    if !top.is_some_and(|t| t > g.last_id) {
+    if top.is_none_or(|t| t <= g.last_id) {
         return Serve::NotReady;
     }
     let mut argv = vec![
@@ -1471,7 +1471,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         let more = argv.len() - 1 - j;
         if eq_ic(argv[j], "count") && more > 0 {
             match parse_i64_strict(argv[j + 1]) {
-                Some(c) if c >= 1 && c <= i64::MAX / 16 => count = c as usize,
+                Some(c) if (1..=i64::MAX / 16).contains(&c) => count = c as usize,
                 _ => return Reply::err("ERR COUNT must be > 0"),
             }
             j += 1;

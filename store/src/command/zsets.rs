@@ -441,13 +441,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
         }
     }
     let rest = &argv[idx..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Reply::err(errors::SYNTAX);
     }
     if nx && xx {
         return Reply::err("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Reply::err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if incr && rest.len() > 2 {

@@ -282,10 +282,7 @@ impl Stream {
         if matches!(by, Ok(maxlen) if self.entries.len() <= maxlen) {
             return 0;
         }
-        loop {
-            let Some(node) = self.nodes.front() else {
-                break;
-            };
+        while let Some(node) = self.nodes.front() {
             let len = self.entries.len();
             // Entries of the first node, in order.
             let next_master = self.nodes.get(1).map(|n| n.master);
