@@ -493,7 +493,7 @@ impl Config {
                     Kind::Str => value.to_string(),
                     Kind::Save => {
                         let parts: Vec<&str> = value.split_whitespace().collect();
-                        if parts.len() % 2 != 0
+                        if !parts.len().is_multiple_of(2)
                             || parts
                                 .iter()
                                 .any(|p| parse_i64_strict(p.as_bytes()).is_none_or(|n| n < 0))
@@ -544,7 +544,7 @@ mod tests {
         let mut c = Config::default();
         c.set("hash-max-ziplist-entries", "7").unwrap();
         assert_eq!(c.get_str("hash-max-listpack-entries").unwrap(), "7");
-        assert!(c.notify_enabled('E') == false);
+        assert!(!c.notify_enabled('E'));
         c.set("notify-keyspace-events", "KA").unwrap();
         assert!(c.notify_enabled('g') && c.notify_enabled('K') && !c.notify_enabled('E'));
     }

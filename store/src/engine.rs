@@ -89,6 +89,8 @@ pub struct State {
     pub propagation: crate::persist::Propagation,
     /// Script and function caches.
     pub scripts: crate::script::Scripts,
+    /// Connected clients (CLIENT LIST/KILL, INFO clients).
+    pub clients: crate::resp::clients::Registry,
 }
 
 /// Something the engine sends to a client outside of a command's reply:
@@ -210,6 +212,7 @@ impl Engine {
                 watches: Default::default(),
                 propagation: Default::default(),
                 scripts: Default::default(),
+                clients: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),
@@ -369,14 +372,15 @@ impl<'a> Ctx<'a> {
                 return r;
             }
         }
-        let t0 = Instant::now();
+        // A tick counter, not a clock read: clock reads dominate a GET.
+        let t0 = crate::stats::ticks();
         let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
         if self.st.dirty != dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let us = t0.elapsed().as_micros() as u64;
-        self.st.stats.record(spec, us, &reply);
+        let ticks = crate::stats::ticks().wrapping_sub(t0);
+        self.st.stats.record(spec, ticks, &reply);
         reply
     }
 
@@ -432,6 +436,7 @@ impl<'a> Ctx<'a> {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
         self.signal_modified(db, e.key.as_bytes());
+        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
     }
 
     /// Deletes a live key of database `db`; true if it existed.

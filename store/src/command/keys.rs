@@ -302,10 +302,12 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> Reply {
         ctx.db().remove_at(p);
     }
     let p = ctx.db().find(src).expect("live source");
+    // `remove_at` clears the expiry it returns, so read it first.
+    let expire_at = ctx.db().at(p).expire_at;
     let e = ctx.db().remove_at(p);
     let d = ctx.db();
     let np = d.insert_new(dst, e.value, e.lru);
-    d.set_expire(np, e.expire_at);
+    d.set_expire(np, expire_at);
     added(ctx, db, dst);
     ctx.signal_modified(db, src);
     ctx.signal_modified(db, dst);
@@ -344,9 +346,10 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return Reply::Int(0);
     }
     let p = ctx.st.dbs[src].find(key).expect("live source");
+    let expire_at = ctx.st.dbs[src].at(p).expire_at;
     let e = ctx.st.dbs[src].remove_at(p);
     let np = ctx.st.dbs[dst].insert_new(key, e.value, e.lru);
-    ctx.st.dbs[dst].set_expire(np, e.expire_at);
+    ctx.st.dbs[dst].set_expire(np, expire_at);
     added(ctx, dst, key);
     ctx.signal_modified(src, key);
     ctx.signal_modified(dst, key);

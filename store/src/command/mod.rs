@@ -175,6 +175,7 @@ fn families() -> Vec<&'static [CommandSpec]> {
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
         zsets::COMMANDS,
         streams::COMMANDS,
         sort::COMMANDS,

@@ -234,8 +234,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         "clients" => {
             let _ = write!(
                 out,
-                "connected_clients:1\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                st.clients.len().max(1),
                 st.config.get_str("maxclients").unwrap_or_default(),
                 st.blocking.blocked_clients()
             );
@@ -279,12 +280,12 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
                 let per = if c.calls == 0 {
                     0.0
                 } else {
-                    c.usec as f64 / c.calls as f64
+                    c.usec() as f64 / c.calls as f64
                 };
                 let _ = write!(
                     out,
                     "cmdstat_{cmd}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.calls, c.usec, c.rejected_calls, c.failed_calls
+                    c.calls, c.usec(), c.rejected_calls, c.failed_calls
                 );
             }
         }
@@ -433,7 +434,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if argv.len() < 4 {
             return sub_arity_err("config", sub);
         }
-        if argv.len() % 2 != 0 {
+        if !argv.len().is_multiple_of(2) {
             return Reply::err(errors::SYNTAX);
         }
         let owned: Vec<(String, String)> = argv[2..]
@@ -572,7 +573,8 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 .collect(),
         )
     } else if eq_ic(sub, "getkeys") || eq_ic(sub, "getkeysandflags") {
-        if argv.len() < 3 {
+        // Redis 7.0's arity for these subcommands is -4.
+        if argv.len() < 4 {
             return sub_arity_err("command", sub);
         }
         let args = &argv[2..];

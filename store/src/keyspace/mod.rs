@@ -132,7 +132,7 @@ impl Db {
         pos
     }
 
-    /// Removes the entry at `pos` and returns it.
+    /// Removes the entry at `pos` and returns it (with its `expire_at`).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         let h = self.hash(self.entries[pos].key.as_bytes());
         match self.index.find_entry(h, |&p| p as usize == pos) {
@@ -141,6 +141,7 @@ impl Db {
             }
             Err(_) => unreachable!("index lost position {pos}"),
         }
+        let expire_at = self.entries[pos].expire_at;
         self.set_expire(pos, 0);
         let last = self.entries.len() - 1;
         if pos != last {
@@ -153,7 +154,9 @@ impl Db {
                 self.volatile[vp as usize] = pos as u32;
             }
         }
-        let e = self.entries.swap_remove(pos);
+        let mut e = self.entries.swap_remove(pos);
+        // The returned entry keeps its expiry (it is out of `volatile`).
+        e.expire_at = expire_at;
         self.maybe_shrink();
         e
     }
