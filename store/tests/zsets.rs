@@ -378,3 +378,24 @@ fn dirty_counts_changes() {
     exec(&e, &mut s, "ZREM z nosuch");
     assert_eq!(e.lock().dirty - d0, 2 + 1 + 1);
 }
+
+#[test]
+fn elixir_range_sequence_regression() {
+    let (e, mut s) = fresh();
+    for cmd in [
+        "ZADD z 1 a 2 b 3 c inf d",
+        "ZRANGE z 0 -1",
+        "ZRANGE z 0 1 WITHSCORES",
+        "ZREVRANGE z 0 1 WITHSCORES",
+        "ZRANGE missing 0 -1",
+        "ZRANGEBYSCORE z 2 +inf",
+        "ZRANGEBYSCORE z (1 3 WITHSCORES",
+        "ZRANGEBYSCORE z -inf +inf LIMIT 1 2",
+        "ZRANGEBYSCORE z x 1",
+        "ZCOUNT z -inf +inf",
+        "ZCOUNT z (1 3",
+        "ZRANGE z x 1",
+    ] {
+        eprintln!("{cmd} -> {}", render(&exec(&e, &mut s, cmd), false));
+    }
+}
