@@ -59,8 +59,24 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("zdiffstore", -4, WS, 1, 1, 1, zdiffstore),
     cmd!("zintercard", -3, RS, 0, 0, 0, zintercard),
     cmd!("zscan", -3, R.or(Flags::RANDOM), 1, 1, 1, zscan),
-    cmd!("bzpopmin", -3, WX.or(Flags::BLOCKING), 1, -2, 1, bzpopmin),
-    cmd!("bzpopmax", -3, WX.or(Flags::BLOCKING), 1, -2, 1, bzpopmax),
+    cmd!(
+        "bzpopmin",
+        -3,
+        WX.or(Flags::BLOCKING).or(Flags::NOSCRIPT),
+        1,
+        -2,
+        1,
+        bzpopmin
+    ),
+    cmd!(
+        "bzpopmax",
+        -3,
+        WX.or(Flags::BLOCKING).or(Flags::NOSCRIPT),
+        1,
+        -2,
+        1,
+        bzpopmax
+    ),
     cmd!("bzmpop", -5, WXS.or(Flags::BLOCKING), 0, 0, 0, bzmpop),
 ];
 
