@@ -91,6 +91,8 @@ pub struct State {
     pub scripts: crate::script::Scripts,
     /// Connected clients (CLIENT LIST/KILL, INFO clients).
     pub clients: crate::resp::clients::Registry,
+    /// Memory accounting and the eviction pool.
+    pub memory: crate::evict::Memory,
 }
 
 /// Something the engine sends to a client outside of a command's reply:
@@ -213,6 +215,7 @@ impl Engine {
                 propagation: Default::default(),
                 scripts: Default::default(),
                 clients: Default::default(),
+                memory: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),
@@ -250,7 +253,9 @@ impl Engine {
     /// the last reference goes.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.lock().dbs.iter_mut().for_each(Db::clear);
+        let mut st = self.lock();
+        crate::persist::on_close(&mut st);
+        st.dbs.iter_mut().for_each(Db::clear);
     }
 
     /// True once `close` was called.
@@ -303,7 +308,11 @@ impl Engine {
                 } else if let Reply::Error(msg) = &reply {
                     st.stats.record_error(msg);
                 }
-                return reply;
+                // A rejected command flags an open MULTI (EXEC then fails).
+                let is_exec = argv
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
+                return crate::tx::reject(st, session, is_exec, reply);
             }
         };
         let now = self.clock.now_ms();
@@ -417,6 +426,15 @@ impl<'a> Ctx<'a> {
     /// Finds a live key in database `db` for writing (no hit/miss counted),
     /// reclaiming it if it has expired.
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
+        let pos = self.lookup_notouch_in(db, key)?;
+        crate::evict::touch(self.st, db, pos, self.now);
+        Some(pos)
+    }
+
+    /// Finds a live key in database `db` without counting an access (no
+    /// LRU/LFU update, no hit/miss), reclaiming it if it has expired. For
+    /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
+    pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
         if self.st.dbs[db].at(pos).is_expired(self.now) {
             self.expire_at(db, pos);
@@ -437,6 +455,7 @@ impl<'a> Ctx<'a> {
         self.st.stats.expired_keys += 1;
         self.signal_modified(db, e.key.as_bytes());
         crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
+        crate::persist::propagate_del(self, db, e.key.as_bytes());
     }
 
     /// Deletes a live key of database `db`; true if it existed.
@@ -481,7 +500,7 @@ impl<'a> Ctx<'a> {
     /// The LRU/LFU stamp for a newly written or touched key.
     #[inline]
     pub fn lru_stamp(&self) -> u32 {
-        crate::evict::stamp(self.now)
+        crate::evict::initial_stamp(&self.st.config, self.now)
     }
 }
 

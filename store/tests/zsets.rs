@@ -399,3 +399,68 @@ fn elixir_range_sequence_regression() {
         eprintln!("{cmd} -> {}", render(&exec(&e, &mut s, cmd), false));
     }
 }
+
+/// Keyspace events of sorted set, stream and SORT commands, in the order
+/// redis-server 7.0 publishes them for the same script.
+#[test]
+fn keyspace_events_match_redis() {
+    let e = Engine::new();
+    let mut p = e.session();
+    exec(&e, &mut p, "CONFIG SET notify-keyspace-events KEA");
+    let (mut sub, _sink, rx) = blocking_session(&e);
+    exec(&e, &mut sub, "PSUBSCRIBE __keyevent@0__:*");
+    while rx.try_recv().is_ok() {}
+    let script = "ZADD z 1 a 2 b 3 c
+ZADD z 1 a
+ZINCRBY z 1 a
+ZREM z a nosuch
+ZREMRANGEBYSCORE z 0 2
+ZPOPMIN z
+ZADD z 1 a 2 b
+ZPOPMAX z 5
+ZADD z 1 a 2 b
+ZRANGESTORE d z 0 -1
+ZUNIONSTORE d 1 z
+ZINTERSTORE d 2 z nokey
+ZDIFFSTORE d 1 z
+ZREMRANGEBYRANK z 0 0
+ZREMRANGEBYLEX z - +
+ZMPOP 1 d MIN COUNT 10
+XADD s 1-0 f v
+XADD s MAXLEN 1 2-0 f v
+XDEL s 2-0
+XTRIM s MAXLEN 0
+XGROUP CREATE s g $
+XGROUP CREATECONSUMER s g c
+XGROUP DELCONSUMER s g c
+XGROUP SETID s g 0
+XADD s 3-0 f v
+XREADGROUP GROUP g c2 STREAMS s >
+XCLAIM s g c3 0 3-0
+XGROUP DESTROY s g
+XGROUP CREATE s2 g $ MKSTREAM
+RPUSH l 2 1
+SORT l STORE dst
+SORT nokey STORE dst";
+    for line in script.lines() {
+        let r = exec(&e, &mut p, line);
+        assert!(!r.is_error(), "{line}: {r:?}");
+    }
+    let mut got = Vec::new();
+    while let Ok(msg) = rx.try_recv() {
+        let ferrite_store::Outgoing::Push(Reply::Push(v) | Reply::Array(v)) = msg else {
+            continue;
+        };
+        let text = |r: &Reply| String::from_utf8_lossy(r.as_bytes().unwrap_or(b"?")).into_owned();
+        let chan = text(&v[2]);
+        got.push(format!(
+            "{} {}",
+            chan.split_once(':').map(|x| x.1).unwrap_or(&chan),
+            text(&v[3])
+        ));
+    }
+    assert_eq!(
+        got.join(" | "),
+        "zadd z | zincr z | zrem z | zremrangebyscore z | zpopmin z | del z | zadd z | zpopmax z | del z | zadd z | zrangestore d | zunionstore d | del d | zdiffstore d | zremrangebyrank z | zremrangebylex z | del z | zpopmin d | del d | xadd s | xadd s | xtrim s | xdel s | xgroup-create s | xgroup-createconsumer s | xgroup-delconsumer s | xgroup-setid s | xadd s | xgroup-createconsumer s | xgroup-createconsumer s | xgroup-destroy s | xgroup-create s2 | rpush l | sortstore dst | del dst"
+    );
+}

@@ -8,11 +8,14 @@
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persist;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod tx;
 pub mod zsets;
 
 use crate::engine::Ctx;
@@ -176,6 +179,9 @@ fn families() -> Vec<&'static [CommandSpec]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         crate::resp::conn::COMMANDS,
+        persist::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
         zsets::COMMANDS,
         streams::COMMANDS,
         sort::COMMANDS,
