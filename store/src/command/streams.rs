@@ -356,6 +356,19 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Some(by) => s.trim(by, args.approx, args.limit),
         None => 0,
     };
+    // Log what happened, deterministically: the id chosen, and an exact
+    // trim to the resulting length (as Redis rewrites `*` and `~`).
+    let mut logged: Vec<Vec<u8>> = vec![b"XADD".to_vec(), key.to_vec()];
+    if trimmed > 0 {
+        logged.extend([
+            b"MAXLEN".to_vec(),
+            b"=".to_vec(),
+            s.len().to_string().into_bytes(),
+        ]);
+    }
+    logged.push(id.to_string().into_bytes());
+    logged.extend(argv[fpos..].iter().map(|f| f.to_vec()));
+    crate::persist::rewrite_command(ctx, logged);
     ctx.signal_modified(db, key);
     ctx.notify('t', "xadd", key);
     ctx.dirty(1);
@@ -382,7 +395,18 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     };
     let s = stream_at(ctx, db, pos);
     let n = s.trim(args.by.expect("checked"), args.approx, args.limit);
+    let len = s.len();
     if n > 0 {
+        crate::persist::rewrite_command(
+            ctx,
+            vec![
+                b"XTRIM".to_vec(),
+                key.to_vec(),
+                b"MAXLEN".to_vec(),
+                b"=".to_vec(),
+                len.to_string().into_bytes(),
+            ],
+        );
         ctx.signal_modified(db, key);
         ctx.notify('t', "xtrim", key);
         ctx.dirty(n as u64);
@@ -1312,6 +1336,40 @@ fn claim_one(g: &mut Group, id: StreamId, consumer: &[u8], time: u64) {
     g.pel.get_mut(&id).expect("pending").delivery_time = time;
 }
 
+/// Logs a claim as the XCLAIM that replays it exactly (Redis propagates
+/// claims the same way): owner, delivery time and count, and the group's
+/// last id.
+fn log_claim(ctx: &mut Ctx<'_>, db: usize, pos: usize, key: &[u8], grp: &[u8], id: StreamId) {
+    let g = &stream_at(ctx, db, pos).groups[grp];
+    let last = g.last_id;
+    let argv: Vec<Vec<u8>> = match g.pel.get(&id) {
+        Some(p) => vec![
+            b"XCLAIM".to_vec(),
+            key.to_vec(),
+            grp.to_vec(),
+            p.consumer.clone(),
+            b"0".to_vec(),
+            id.to_string().into_bytes(),
+            b"TIME".to_vec(),
+            p.delivery_time.to_string().into_bytes(),
+            b"RETRYCOUNT".to_vec(),
+            p.delivery_count.to_string().into_bytes(),
+            b"FORCE".to_vec(),
+            b"JUSTID".to_vec(),
+            b"LASTID".to_vec(),
+            last.to_string().into_bytes(),
+        ],
+        // The pending entry was dropped (its stream entry was deleted).
+        None => vec![
+            b"XACK".to_vec(),
+            key.to_vec(),
+            grp.to_vec(),
+            id.to_string().into_bytes(),
+        ],
+    };
+    crate::persist::log_command(ctx, db, &argv);
+}
+
 fn ensure_consumer(ctx: &mut Ctx<'_>, db: usize, pos: usize, key: &[u8], grp: &[u8], name: &[u8]) {
     touch_consumer(ctx, db, pos, key, grp, name);
 }
@@ -1410,6 +1468,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                     c.pel.remove(&id);
                 }
                 changed += 1;
+                log_claim(ctx, db, pos, key, grp, id);
             }
             continue;
         }
@@ -1447,9 +1506,29 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             entry_reply(id, &s.entries[&id])
         });
         changed += 1;
+        log_claim(ctx, db, pos, key, grp, id);
     }
     if changed > 0 {
         ctx.dirty(changed);
+        // A LASTID change alone is logged as the group's new id.
+        let g = &stream_at(ctx, db, pos).groups[grp];
+        let (last, er) = (g.last_id, g.entries_read);
+        if lastid == last && out.is_empty() {
+            crate::persist::log_command(
+                ctx,
+                db,
+                &[
+                    b"XGROUP".to_vec(),
+                    b"SETID".to_vec(),
+                    key.to_vec(),
+                    grp.to_vec(),
+                    last.to_string().into_bytes(),
+                    b"ENTRIESREAD".to_vec(),
+                    er.to_string().into_bytes(),
+                ],
+            );
+        }
+        crate::persist::prevent_propagation(ctx);
     }
     Reply::Array(out)
 }
@@ -1524,6 +1603,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             deleted.push(id);
             count -= 1;
             changed += 1;
+            log_claim(ctx, db, pos, key, grp, id);
         } else if minidle == 0 || idle >= minidle {
             ensure_consumer(ctx, db, pos, key, grp, name);
             let s = stream_at(ctx, db, pos);
@@ -1539,6 +1619,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             });
             count -= 1;
             changed += 1;
+            log_claim(ctx, db, pos, key, grp, id);
         }
         if id == StreamId::MAX {
             break;
@@ -1546,6 +1627,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     if changed > 0 {
         ctx.dirty(changed);
+        crate::persist::prevent_propagation(ctx);
     }
     Reply::Array(vec![
         id_reply(next),

@@ -1495,6 +1495,11 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> Reply {
             Ok(None) => {}
             Ok(Some(_)) => {
                 let items = pop_in(ctx, db, key, max, 1).unwrap_or_default();
+                if !items.is_empty() {
+                    // Logged as its non-blocking twin, as Redis does.
+                    let twin: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                    crate::persist::rewrite_command(ctx, vec![twin.to_vec(), key.to_vec()]);
+                }
                 if let Some((m, s)) = items.first() {
                     return Reply::Array(vec![
                         Reply::bulk(key),
@@ -1563,7 +1568,26 @@ fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     };
     let db = ctx.db_index();
     match mpop_in(ctx, db, &args.keys, args.max, args.count) {
-        Ok(Some(r)) => return r,
+        Ok(Some(r)) => {
+            // Logged as its non-blocking twin on the key that served.
+            if let Reply::Array(parts) = &r {
+                if let Some(key) = parts.first().and_then(Reply::as_bytes) {
+                    let end: &[u8] = if args.max { b"MAX" } else { b"MIN" };
+                    crate::persist::rewrite_command(
+                        ctx,
+                        vec![
+                            b"ZMPOP".to_vec(),
+                            b"1".to_vec(),
+                            key.to_vec(),
+                            end.to_vec(),
+                            b"COUNT".to_vec(),
+                            args.count.to_string().into_bytes(),
+                        ],
+                    );
+                }
+            }
+            return r;
+        }
         Ok(None) => {}
         Err(e) => return e,
     }
