@@ -59,12 +59,16 @@ pub struct Class {
     pub cheap: bool,
     /// Points the conn's sink at the caller (see [`targets_caller`]).
     pub targets_caller: bool,
+    /// The command's table entry (`None`: unknown), so that the engine
+    /// need not look the name up again (`Engine::execute_spec_locked`).
+    pub spec: Option<&'static CommandSpec>,
 }
 
 /// Unknown commands: the engine answers them at once with an error.
 pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
+    spec: None,
 };
 
 const CACHE_SLOTS: usize = 64;
@@ -85,8 +89,7 @@ thread_local! {
 
 /// Classifies the command named `name` (any case), through a small
 /// per-thread cache keyed by the exact name bytes, so that the hot path
-/// does not lower-case and hash the name twice (the engine looks it up
-/// again).
+/// neither lower-cases nor hashes the name (the engine gets the spec).
 #[inline]
 pub fn classify(name: &[u8]) -> Class {
     if name.is_empty() || name.len() > CACHE_NAME {
@@ -113,6 +116,7 @@ fn classify_slow(name: &[u8]) -> Class {
         Some(spec) => Class {
             cheap: is_cheap(spec),
             targets_caller: targets_caller(spec),
+            spec: Some(spec),
         },
         None => UNKNOWN,
     }
