@@ -625,3 +625,56 @@ impl Session {
 pub fn wrongtype() -> Reply {
     Reply::err(errors::WRONGTYPE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_clock_never_runs_ahead_and_follows_fast_forward() {
+        let c = Clock::default();
+        let exact = c.now_ms();
+        assert!(c.coarse_ms() <= c.now_ms());
+        assert!(c.coarse_ms() >= exact);
+        c.advance(60_000);
+        assert!(c.coarse_ms() >= exact + 60_000);
+        assert!(c.coarse_ms() <= c.now_ms());
+    }
+
+    #[test]
+    fn execute_spec_locked_is_execute_locked_without_the_lookup() {
+        let e = Engine::new();
+        let mut s = e.session();
+        let get = Engine::lookup(b"get").unwrap();
+        let mut st = e.lock();
+        let r = e.execute_spec_locked(&mut st, &mut s, get, &[b"GET", b"a", b"b"]);
+        assert_eq!(
+            r,
+            Reply::err("ERR wrong number of arguments for 'get' command")
+        );
+        assert_eq!(st.stats.command("get").rejected_calls, 1);
+        assert_eq!(
+            e.execute_locked(&mut st, &mut s, &[b"SET", b"k", b"v"]),
+            Reply::ok()
+        );
+        let r = e.execute_spec_locked(&mut st, &mut s, get, &[b"GET", b"k"]);
+        assert_eq!(r, Reply::bulk(b"v"));
+        assert_eq!(st.stats.command("get").calls, 1);
+        assert_eq!(st.stats.keyspace_hits, 1);
+    }
+
+    #[test]
+    fn lazy_clock_commands_still_expire_exactly() {
+        let e = Engine::new();
+        let mut s = e.session();
+        assert_eq!(
+            e.execute(&mut s, &[b"SET", b"k", b"v", b"PX", b"1000"]),
+            Reply::ok()
+        );
+        e.fast_forward(500);
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(b"v"));
+        e.fast_forward(500);
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::Nil);
+        assert_eq!(e.lock().stats.expired_keys, 1);
+    }
+}
