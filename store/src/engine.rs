@@ -486,13 +486,19 @@ impl<'a> Ctx<'a> {
             }
         }
         // A tick counter, not a clock read: clock reads dominate a GET.
-        let t0 = crate::stats::ticks();
+        // FAST commands are timed on a sample of calls (`TIMING_SAMPLE`).
+        let timed = self.st.stats.times_this_call(spec);
+        let t0 = if timed { crate::stats::ticks() } else { 0 };
         let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
         if self.st.dirty != dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let ticks = crate::stats::ticks().wrapping_sub(t0);
+        let ticks = if timed {
+            crate::stats::ticks().wrapping_sub(t0) * crate::stats::Stats::timing_weight(spec)
+        } else {
+            0
+        };
         self.st.stats.record(spec, ticks, &reply);
         reply
     }
