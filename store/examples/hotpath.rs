@@ -3,7 +3,8 @@
 //!
 //! `hotpath <op> <n>`: loads 1,024 keys (10 B names, 16 B values), then runs
 //! `n` operations of `op` the way the NIF does (engine lock taken once per
-//! call, `execute_locked` with a session): `get`, `set`, `getmiss`, `incr`,
+//! call, `execute_locked` with a session): `get`, `set`, `getspec` / `setspec` (name resolved once, as the NIF's
+//! entry points), `getmiss`, `incr`,
 //! or `baseline-get` / `baseline-set` over a `RwLock<hashbrown::HashMap>`.
 //! Divide the instruction count of a run by `n` after subtracting a run
 //! with `n = 0`.
@@ -43,10 +44,22 @@ fn main() {
         let mut st = engine.lock();
         engine.execute_locked(&mut st, session, argv)
     };
+    let get_spec = Engine::lookup(b"get").unwrap();
+    let set_spec = Engine::lookup(b"set").unwrap();
+    let run_spec = |spec, argv: &[&[u8]], session: &mut ferrite_store::Session| -> Reply {
+        let mut st = engine.lock();
+        engine.execute_spec_locked(&mut st, session, spec, argv)
+    };
     for i in 0..n {
         let k = &keys[i % KEYS];
         match op.as_str() {
             "get" => drop(black_box(run(&[b"GET", k], &mut session))),
+            "getspec" => drop(black_box(run_spec(get_spec, &[b"GET", k], &mut session))),
+            "setspec" => drop(black_box(run_spec(
+                set_spec,
+                &[b"SET", k, &value],
+                &mut session,
+            ))),
             "getmiss" => drop(black_box(run(&[b"GET", b"nosuchkey"], &mut session))),
             "set" => drop(black_box(run(&[b"SET", k, &value], &mut session))),
             "incr" => drop(black_box(run(&[b"INCR", b"counter"], &mut session))),

@@ -100,7 +100,13 @@ pub struct Stats {
     pub by_name: BTreeMap<&'static str, CommandStats>,
     /// Error replies by error code (the first word: `ERR`, `WRONGTYPE`).
     pub errors: BTreeMap<String, u64>,
+    /// Recently resolved (spec address, slot) pairs, direct-mapped by
+    /// address, so that the hot path skips `command::slot_of`.
+    /// Invariant: a non-zero address maps to that spec's slot.
+    slot_memo: [(usize, usize); SLOT_MEMO],
 }
+
+const SLOT_MEMO: usize = 8;
 
 impl CommandStats {
     /// Total microseconds.
@@ -112,12 +118,19 @@ impl CommandStats {
 impl Stats {
     #[inline]
     fn entry(&mut self, spec: &'static CommandSpec) -> &mut CommandStats {
+        let addr = spec as *const CommandSpec as usize;
+        let memo = (addr / std::mem::size_of::<CommandSpec>()) % SLOT_MEMO;
+        let (a, slot) = self.slot_memo[memo];
+        if a == addr && slot < self.by_slot.len() {
+            return &mut self.by_slot[slot];
+        }
         match command::slot_of(spec) {
             Some(slot) => {
                 if slot >= self.by_slot.len() {
                     self.by_slot
                         .resize(command::count().max(slot + 1), Default::default());
                 }
+                self.slot_memo[memo] = (addr, slot);
                 &mut self.by_slot[slot]
             }
             None => self.by_name.entry(spec.name).or_default(),
