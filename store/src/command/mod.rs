@@ -201,6 +201,11 @@ fn families() -> Vec<&'static [CommandSpec]> {
 /// each family slice occupies the slots `base..base + len` in order.
 struct Table {
     by_name: HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::RandomState>,
+    /// The same index for names of at most `PACKED_MAX` bytes (all of
+    /// Redis's): open addressing over packed lower-case names, compared as
+    /// integers (no lower-casing copy, byte hashing or memcmp on the hot
+    /// path). `None` slots are empty; the table is at most a quarter full.
+    packed: Vec<Option<(Packed, &'static CommandSpec)>>,
     specs: Vec<&'static CommandSpec>,
     /// (start address, length, first slot) of each family slice.
     ranges: Vec<(usize, usize, usize)>,
@@ -211,6 +216,7 @@ fn table() -> &'static Table {
     TABLE.get_or_init(|| {
         let mut t = Table {
             by_name: HashMap::default(),
+            packed: Vec::new(),
             specs: Vec::new(),
             ranges: Vec::new(),
         };
@@ -223,8 +229,57 @@ fn table() -> &'static Table {
                 t.specs.push(spec);
             }
         }
+        let size = (t.specs.len() * 4).next_power_of_two();
+        t.packed = vec![None; size];
+        for spec in &t.specs {
+            if let Some(p) = Packed::new(spec.name.as_bytes()) {
+                let mut i = p.slot(size);
+                while t.packed[i].is_some() {
+                    i = (i + 1) & (size - 1);
+                }
+                t.packed[i] = Some((p, spec));
+            }
+        }
         t
     })
+}
+
+/// Longest name the packed index holds.
+const PACKED_MAX: usize = 16;
+
+/// A command name of at most `PACKED_MAX` bytes, ASCII-lower-cased, as two
+/// little-endian words (zero-padded) and its length.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    lo: u64,
+    hi: u64,
+    len: usize,
+}
+
+impl Packed {
+    #[inline]
+    fn new(name: &[u8]) -> Option<Packed> {
+        if name.len() > PACKED_MAX {
+            return None;
+        }
+        let mut buf = [0u8; PACKED_MAX];
+        buf[..name.len()].copy_from_slice(name);
+        buf.make_ascii_lowercase();
+        let (lo, hi) = buf.split_at(8);
+        Some(Packed {
+            lo: u64::from_le_bytes(lo.try_into().ok()?),
+            hi: u64::from_le_bytes(hi.try_into().ok()?),
+            len: name.len(),
+        })
+    }
+
+    /// Home slot in a table of `size` (a power of two) slots.
+    #[inline]
+    fn slot(&self, size: usize) -> usize {
+        let h = (self.lo ^ self.hi.rotate_left(29) ^ self.len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 32) as usize & (size - 1)
+    }
 }
 
 /// Every command in the table.
@@ -258,6 +313,19 @@ pub fn by_slot(slot: usize) -> Option<&'static CommandSpec> {
 /// Looks a command up by name, in any case.
 #[inline]
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if let Some(p) = Packed::new(name) {
+        let t = table();
+        let size = t.packed.len();
+        let mut i = p.slot(size);
+        // Ends at an empty slot: the table is never full.
+        while let Some((q, spec)) = &t.packed[i] {
+            if *q == p {
+                return Some(spec);
+            }
+            i = (i + 1) & (size - 1);
+        }
+        return None;
+    }
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -281,5 +349,32 @@ pub mod args {
     /// The syntax error reply.
     pub fn syntax() -> Reply {
         Reply::err(errors::SYNTAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_every_command_in_any_case_and_nothing_else() {
+        for spec in all() {
+            let upper = spec.name.to_ascii_uppercase();
+            for name in [spec.name.to_string(), upper] {
+                let found = lookup(name.as_bytes()).map(|s| s.name);
+                assert_eq!(found, Some(spec.name), "{name}");
+            }
+        }
+        for bad in [
+            &b""[..],
+            b"ge",
+            b"gett",
+            b"get\0",
+            b"\0get",
+            b"g\xc3\xa9t",
+            b"averyveryverylongcommandname",
+        ] {
+            assert!(lookup(bad).is_none(), "{bad:?}");
+        }
     }
 }
