@@ -4,7 +4,8 @@
 //!
 //! GET and SET run on one thread over `FERRITE_BENCH_KEYS` keys (default
 //! 1,000,000) with 10-byte names and 16-byte values, in random order. The
-//! summary prints ops/s for both, their ratio, and bytes per key measured
+//! summary prints ops/s for both (medians of five alternating rounds),
+//! their ratio (median of the per-round ratios), and bytes per key measured
 //! with a counting global allocator (live heap bytes after loading, divided
 //! by the key count). Criterion then measures each operation on its own.
 //!
@@ -156,15 +157,32 @@ fn rate(ops: usize, mut op: impl FnMut(usize)) -> f64 {
     ops as f64 / t.elapsed().as_secs_f64()
 }
 
+/// Median of `xs`.
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+/// Rounds of the summary: engine and baseline runs alternate, one of each
+/// per round, and the ratio is the median of the per-round ratios, so that
+/// load from other processes hits both sides alike.
+const ROUNDS: usize = 5;
+
 fn summary(f: &mut Fixture) {
     let ops = f.order.len();
     // Warm both once.
     rate(ops.min(100_000), |i| drop(black_box(engine_get(f, i))));
     rate(ops.min(100_000), |i| drop(black_box(baseline_get(f, i))));
-    let eg = rate(ops, |i| drop(black_box(engine_get(f, i))));
-    let bg = rate(ops, |i| drop(black_box(baseline_get(f, i))));
-    let es = rate(ops, |i| drop(black_box(engine_set(f, i))));
-    let bs = rate(ops, |i| drop(black_box(baseline_set(f, i))));
+    let (mut eg, mut bg, mut es, mut bs) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        eg.push(rate(ops, |i| drop(black_box(engine_get(f, i)))));
+        bg.push(rate(ops, |i| drop(black_box(baseline_get(f, i)))));
+        es.push(rate(ops, |i| drop(black_box(engine_set(f, i)))));
+        bs.push(rate(ops, |i| drop(black_box(baseline_set(f, i)))));
+    }
+    let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(x, y)| x / y).collect());
+    let (get_ratio, set_ratio) = (ratio(&eg, &bg), ratio(&es, &bs));
+    let (eg, bg, es, bs) = (median(eg), median(bg), median(es), median(bs));
     println!();
     println!(
         "raw engine vs RwLock<hashbrown::HashMap>: {} keys, 10 B names, 16 B values, {} random ops",
@@ -177,19 +195,11 @@ fn summary(f: &mut Fixture) {
     );
     println!(
         "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
-        "GET",
-        eg,
-        bg,
-        eg / bg,
-        ">=0.9"
+        "GET", eg, bg, get_ratio, ">=0.9"
     );
     println!(
         "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
-        "SET",
-        es,
-        bs,
-        es / bs,
-        ">=1.0"
+        "SET", es, bs, set_ratio, ">=1.0"
     );
     println!(
         "bytes/key: engine {:.1}, baseline {:.1} (goal <= 100)",
