@@ -19,6 +19,9 @@ use std::sync::Arc;
 rustler::atoms! {
     /// Marker: re-run on a dirty scheduler.
     dirty,
+    /// Marker: re-run on a dirty IO scheduler (a write on an engine that
+    /// fsyncs every write).
+    dirty_io,
     /// Marker: an argument is not a binary.
     convert,
     /// Marker: no embedded conn by that pid or name.
@@ -246,6 +249,9 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     if conn.is_closed() {
         return closed().encode(env);
     }
+    if conn.io_writes && argv.class().write {
+        return dirty_io().encode(env);
+    }
     if !argv.normal_ok() {
         return dirty().encode(env);
     }
@@ -264,6 +270,17 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    command_blocking(env, conn, argv)
+}
+
+/// `command_dirty` on a dirty IO scheduler: writes that fsync.
+#[rustler::nif(schedule = "DirtyIo")]
+fn command_dirty_io<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    command_blocking(env, conn, argv)
+}
+
+/// Runs one command, waiting for the locks (dirty schedulers only).
+fn command_blocking<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(conn) = resolve(env, conn) else {
         return noconn().encode(env);
     };
@@ -311,6 +328,9 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     if conn.is_closed() {
         return closed().encode(env);
     }
+    if conn.io_writes && cmds.iter().any(|a| a.class().write) {
+        return dirty_io().encode(env);
+    }
     let bytes: usize = cmds.iter().map(|a| a.bytes).sum();
     if cmds.len() > MAX_NORMAL_PIPELINE
         || bytes > MAX_NORMAL_BYTES
@@ -339,6 +359,18 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn pipeline_dirty<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    pipeline_blocking(env, conn, cmds)
+}
+
+/// `pipeline_dirty` on a dirty IO scheduler: pipelines with writes that
+/// fsync.
+#[rustler::nif(schedule = "DirtyIo")]
+fn pipeline_dirty_io<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    pipeline_blocking(env, conn, cmds)
+}
+
+/// Runs a pipeline, waiting for the locks (dirty schedulers only).
+fn pipeline_blocking<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     let Some(conn) = resolve(env, conn) else {
         return noconn().encode(env);
     };
@@ -378,4 +410,15 @@ fn fast_forward<'a>(env: Env<'a>, conn: Term<'a>, ms: i64) -> Term<'a> {
 #[rustler::nif]
 fn store_conns(name: rustler::Binary) -> usize {
     conn::store_conns(name.as_slice())
+}
+
+/// `close` on a dirty IO scheduler: closing a durable engine waits for a
+/// running rewrite and fsyncs the log.
+#[rustler::nif(schedule = "DirtyIo")]
+fn close_dirty<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
+    let _guard = CallerEnv::enter(env);
+    if let Some(c) = resolve(env, conn) {
+        c.close();
+    }
+    encode::ok().encode(env)
 }

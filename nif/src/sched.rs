@@ -5,6 +5,11 @@
 //! cheap ([`is_cheap`]) and its input is small ([`MAX_NORMAL_BYTES`],
 //! [`MAX_NORMAL_PIPELINE`]); the NIF then also only *tries* the session and
 //! engine locks. Everything else runs on a dirty CPU scheduler.
+//!
+//! One exception: on an engine with `appendfsync always`, a write command
+//! calls `fdatasync` before it returns, so every call holding a WRITE
+//! command ([`Class::write`]) runs on a dirty IO scheduler instead, whatever
+//! its size.
 
 use ferrite_store::command::{CommandSpec, Flags};
 
@@ -51,12 +56,16 @@ pub struct Class {
     pub cheap: bool,
     /// Points the conn's sink at the caller (see [`targets_caller`]).
     pub targets_caller: bool,
+    /// Flagged WRITE: on an engine that fsyncs every write
+    /// (`appendfsync always`) it runs on a dirty IO scheduler.
+    pub write: bool,
 }
 
 /// Unknown commands: the engine answers them at once with an error.
 const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
+    write: false,
 };
 
 const CACHE_SLOTS: usize = 64;
@@ -105,6 +114,7 @@ fn classify_slow(name: &[u8]) -> Class {
         Some(spec) => Class {
             cheap: is_cheap(spec),
             targets_caller: targets_caller(spec),
+            write: spec.flags.contains(Flags::WRITE),
         },
         None => UNKNOWN,
     }
