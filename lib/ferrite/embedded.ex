@@ -218,14 +218,32 @@ defmodule Ferrite.Embedded do
   @spec continue_command(term(), Ferrite.conn(), [term()]) :: {:ok, term()} | {:error, term()}
   def continue_command(result, conn, argv) do
     case result do
-      {:ok, _} = ok -> ok
-      {:error, _} = err -> err
-      :dirty -> continue_command(Native.command_dirty(conn, argv), conn, argv)
-      :dirty_io -> continue_command(Native.command_dirty_io(conn, argv), conn, argv)
-      :convert -> continue_command(Native.command(conn, Args.normalize!(argv)), conn, argv)
-      {:blocked, token} -> await_blocked(conn, token)
-      :noconn -> other_backend(conn, :command, argv)
-      :closed -> {:error, connection_error(:closed, conn)}
+      {:ok, _} = ok ->
+        ok
+
+      {:error, _} = err ->
+        err
+
+      :dirty ->
+        continue_command(Native.command_dirty(conn, argv), conn, argv)
+
+      :dirty_io ->
+        continue_command(Native.command_dirty_io(conn, argv), conn, argv)
+
+      # The converted argv goes on, or a dirty re-run would convert again
+      # (and loop).
+      :convert ->
+        argv = Args.normalize!(argv)
+        continue_command(Native.command(conn, argv), conn, argv)
+
+      {:blocked, token} ->
+        await_blocked(conn, token)
+
+      :noconn ->
+        other_backend(conn, :command, argv)
+
+      :closed ->
+        {:error, connection_error(:closed, conn)}
     end
   end
 

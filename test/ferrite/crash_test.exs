@@ -168,7 +168,9 @@ defmodule Ferrite.CrashTest do
   defp note(state, line), do: %{state | lines: [line | state.lines]}
 
   defp verify(%{dir: dir, acks: acks, incr: incr} = run) do
-    if System.get_env("CRASH_DEBUG"), do: IO.inspect({dir, length(acks), run.rewrites, File.ls!(dir)})
+    if System.get_env("CRASH_DEBUG"),
+      do: IO.inspect({dir, length(acks), run.rewrites, File.ls!(dir)})
+
     assert acks != [], "the writer acknowledged nothing before the kill"
     # Acks arrive in order: 0..max.
     top = Enum.max(acks)

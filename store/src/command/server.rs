@@ -179,6 +179,10 @@ const SECTIONS: &[(&str, bool)] = &[
 ];
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    // A background rewrite that finished shows as finished.
+    crate::persist::poll_rewrite(ctx.st);
+    // used_memory is the figure eviction compares with maxmemory.
+    crate::evict::used_memory(ctx.st, ctx.now);
     let mut wanted = [false; SECTIONS.len()];
     if argv.len() == 1 {
         for (i, (_, default)) in SECTIONS.iter().enumerate() {
@@ -242,16 +246,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let used = used_memory(st);
-            let _ = write!(
-                out,
-                "used_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{}\r\n\
-                 maxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
-                human_bytes(used),
-                st.config.maxmemory,
-                human_bytes(st.config.maxmemory),
-                st.config.policy.name()
-            );
+            for (k, v) in crate::evict::info_lines(st) {
+                let _ = write!(out, "{k}:{v}\r\n");
+            }
         }
         "persistence" => crate::persist::info_lines(st, out),
         "stats" => info_stats(st, out),
@@ -380,35 +377,10 @@ fn cpu_times() -> (f64, f64) {
     (tick(11), tick(12))
 }
 
-/// Redis's `bytesToHuman`.
-fn human_bytes(n: u64) -> String {
-    let d = n as f64;
-    if n < 1024 {
-        format!("{n}B")
-    } else if n < 1024 * 1024 {
-        format!("{:.2}K", d / 1024.0)
-    } else if n < 1024 * 1024 * 1024 {
-        format!("{:.2}M", d / (1024.0 * 1024.0))
-    } else if n < 1024u64.pow(4) {
-        format!("{:.2}G", d / 1024f64.powi(3))
-    } else {
-        format!("{:.2}T", d / 1024f64.powi(4))
-    }
-}
-
-/// Estimated bytes held by the keyspaces: tables plus keys' and values'
-/// heap memory. O(keys): INFO is not a hot path.
+/// INFO's `used_memory`: the estimate that eviction compares with
+/// `maxmemory` (see `evict`), as of its last refresh.
 pub fn used_memory(st: &State) -> u64 {
-    st.dbs
-        .iter()
-        .map(|db| {
-            db.table_bytes()
-                + db.entries()
-                    .iter()
-                    .map(|e| e.key.heap_size() + e.value.heap_size())
-                    .sum::<usize>()
-        })
-        .sum::<usize>() as u64
+    crate::evict::used_memory_cached(st)
 }
 
 // ---------------------------------------------------------------- CONFIG

@@ -247,9 +247,15 @@ impl Propagation {
 impl Engine {
     /// Opens (creating if needed) the durable database in `dir`: takes the
     /// directory lock, loads the snapshot, replays the log, and logs every
-    /// later write. See [`open`] for the recovery report.
+    /// later write. Recovery's warnings go to stderr; [`open`] returns them
+    /// instead.
     pub fn open(dir: impl AsRef<Path>, opts: PersistOptions) -> Result<Arc<Engine>, OpenError> {
-        open(dir, opts).map(|(e, _)| e)
+        open(dir, opts).map(|(e, report)| {
+            for w in &report.warnings {
+                eprintln!("ferrite: {w}");
+            }
+            e
+        })
     }
 }
 
@@ -268,7 +274,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Opens the durable database in `dir` and reports what recovery did.
+/// Opens the durable database in `dir` and reports what recovery did (the
+/// caller shows the report's warnings: the NIF logs them with Logger).
 pub fn open(
     dir: impl AsRef<Path>,
     opts: PersistOptions,
@@ -369,9 +376,6 @@ pub fn open(
             rw: rewrite::Rewriter::default(),
             scratch: Vec::new(),
         }));
-    }
-    for w in &report.warnings {
-        eprintln!("ferrite: {w}");
     }
     Ok((engine, report))
 }
