@@ -203,6 +203,9 @@ struct Durable {
     group: Option<Group>,
     rw: rewrite::Rewriter,
     scratch: Vec<u8>,
+    /// Set while logging a `DEL` of an expired key: written with
+    /// [`LogWriter::append_lazy`] (no fsync of its own).
+    lazy: bool,
 }
 
 impl Propagation {
@@ -375,6 +378,7 @@ pub fn open(
             group: None,
             rw: rewrite::Rewriter::default(),
             scratch: Vec::new(),
+            lazy: false,
         }));
     }
     Ok((engine, report))
@@ -529,12 +533,23 @@ pub fn propagate(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) 
 }
 
 /// Logs `DEL key` in database `db` (a key removed by expiry or eviction).
+/// Written without an fsync of its own (see [`LogWriter::append_lazy`]):
+/// losing it loses nothing a client was told (an expired key is expired
+/// again by its logged absolute time; an evicted key comes back and may be
+/// evicted again).
 pub fn propagate_del(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
-    if ctx.st.propagation.durable.is_none() || ctx.st.propagation.loading {
+    let Some(d) = ctx.st.propagation.durable.as_deref_mut() else {
+        return;
+    };
+    if ctx.st.propagation.loading {
         return;
     }
+    d.lazy = true;
     let session = ctx.session.id;
     log_argv(ctx.st, session, db, &[&b"DEL"[..], key]);
+    if let Some(d) = ctx.st.propagation.durable.as_deref_mut() {
+        d.lazy = false;
+    }
 }
 
 /// Logs `argv` in database `db` now: for a write applied on behalf of
@@ -636,7 +651,12 @@ fn log_argv<A: AsRef<[u8]>>(st: &mut State, session: u64, db: usize, argv: &[A])
         encode_select(&mut buf, db);
     }
     encode_command(&mut buf, argv);
-    if d.log.append(&buf).is_ok() {
+    let written = if d.lazy {
+        d.log.append_lazy(&buf)
+    } else {
+        d.log.append(&buf)
+    };
+    if written.is_ok() {
         d.log.selected = Some(db);
     }
     d.scratch = buf;
