@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 APT_PACKAGES := elixir erlang-dev erlang-nox redis-server redis-tools \
 	erlang-redis-client erlang-proper erlang-poolboy
 
-.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-engine clean
+.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-durability bench-engine clean
 
 all: compile
 
@@ -47,6 +47,10 @@ bench-kv: setup
 	MIX_ENV=prod mix run benches/kv.exs
 
 # COLL_PIPELINES, COLL_RUNS, COLL_BIG, COLL_SET size it (see the file).
+# DURABILITY_KEYS sets the database size (default 1M).
+bench-durability: setup
+	MIX_ENV=prod mix run benches/durability.exs
+
 bench-collections: setup
 	MIX_ENV=prod mix run benches/collections.exs
 
