@@ -6,6 +6,7 @@
 //! arguments and apply them.
 
 pub mod keys;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 
@@ -51,6 +52,9 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 12);
     /// Loading-time safe / stale-ok; informational.
     pub const LOADING: Flags = Flags(1 << 13);
+    /// Never propagated itself: its effects are (EVAL, FCALL: the write
+    /// commands the script runs are propagated instead; see `crate::script`).
+    pub const NO_PROPAGATE: Flags = Flags(1 << 14);
 
     /// True when every bit of `other` is set.
     #[inline]
@@ -162,7 +166,12 @@ macro_rules! cmd {
 
 /// Every family's table, in one list.
 fn families() -> Vec<&'static [CommandSpec]> {
-    vec![strings::COMMANDS, keys::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        scripting::COMMANDS,
+    ]
 }
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
