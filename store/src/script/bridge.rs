@@ -26,9 +26,51 @@ use mlua::{Lua, MultiValue, Table, Value};
 /// Deepest table nesting converted in either direction.
 const MAX_DEPTH: usize = 1000;
 
+/// The C body of the functions `bridge.raiser(f)` makes: calls `f` (its
+/// upvalue) with the same arguments, expecting `(result, err)`; with `err`
+/// nil returns `result`, else raises `err` (a string becomes `{err=...}`).
+///
+/// Why C: `redis.call`, `redis.setresp` and friends must raise an error
+/// *table*, which a Rust callback cannot, and a Lua wrapper would be
+/// tail-called away by `return redis.call(...)`, losing the caller's line
+/// in the error. A C function keeps the caller's frame, as Redis's does.
+///
+/// Safety: only Lua C API calls happen here; nothing with a destructor
+/// lives in this frame when `lua_call` or `lua_error` unwinds through it.
+unsafe extern "C-unwind" fn raiser_c(l: *mut mlua::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(l);
+    ffi::luaL_checkstack(l, 4, std::ptr::null());
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, nargs, 2);
+    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+        ffi::lua_pop(l, 1);
+        return 1;
+    }
+    if ffi::lua_type(l, -1) == ffi::LUA_TSTRING {
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_insert(l, -2);
+        ffi::lua_setfield(l, -2, c"err".as_ptr());
+    }
+    ffi::lua_error(l)
+}
+
 /// The Rust helpers the prelude reaches through its private table.
 pub(crate) fn helpers(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    t.raw_set(
+        "raiser",
+        lua.create_function(|lua, f: mlua::Function| {
+            // SAFETY: pushes one C closure capturing the function argument
+            // (the only value exec_raw pushed) as its upvalue.
+            unsafe {
+                lua.exec_raw::<mlua::Function>(f, |l| {
+                    mlua::ffi::lua_pushcclosure(l, raiser_c, 1);
+                })
+            }
+        })?,
+    )?;
     t.raw_set(
         "errtext",
         lua.create_function(|_, v: Value| {

@@ -123,13 +123,7 @@ end
 
 -- The redis API.
 local function raise(msg) error({err = msg}, 0) end
-local function lift(f)
-  return function(...)
-    local r, e = f(...)
-    if e then raise(e) end
-    return r
-  end
-end
+local lift = bridge.raiser
 local function trim(s)
   local a, b = 1, #s
   while a <= b and (strsub(s, a, a) == '\r' or strsub(s, a, a) == '\n') do a = a + 1 end
@@ -138,11 +132,11 @@ local function trim(s)
 end
 
 local R = {}
-R.call = function(...)
+R.call = lift(function(...)
   local r, failed = bridge.dispatch(true, ...)
-  if failed then error(r, 0) end
+  if failed then return nil, r end
   return r
-end
+end)
 R.pcall = function(...)
   return (bridge.dispatch(false, ...))
 end
@@ -172,11 +166,7 @@ R.sha1hex = lift(bridge.sha1hex)
 R.log = lift(bridge.log)
 R.set_repl = lift(bridge.set_repl)
 R.acl_check_cmd = lift(bridge.acl_check_cmd)
-R.setresp = function(...)
-  local r, e = bridge.setresp(...)
-  if e then raise(e) end
-  return r
-end
+R.setresp = lift(function(...) return bridge.setresp(...) end)
 R.LOG_DEBUG, R.LOG_VERBOSE, R.LOG_NOTICE, R.LOG_WARNING = 0, 1, 2, 3
 R.REPL_NONE, R.REPL_AOF, R.REPL_SLAVE, R.REPL_REPLICA, R.REPL_ALL = 0, 1, 2, 2, 3
 R.REDIS_VERSION, R.REDIS_VERSION_NUM = version, version_num
@@ -281,6 +271,13 @@ if kind == 'function' then
   bridge.loading = function(on)
     GMT.__index = on and LG or G
   end
+end
+
+-- Runs a function with (keys, args) under the handler (Lua 5.1's xpcall
+-- passes no arguments).
+local raw_xpcall = xpcall
+bridge.invoke = function(f, h, keys, args)
+  return raw_xpcall(function() return f(keys, args) end, h)
 end
 
 return handler, P, G

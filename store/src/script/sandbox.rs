@@ -42,6 +42,8 @@ pub struct Vm {
     xpcall: Function,
     /// The real globals table, behind the read-only proxy scripts see.
     globals: Table,
+    /// `invoke(f, handler, keys, args)`: xpcall with arguments.
+    invoke: Function,
 }
 
 impl Vm {
@@ -72,6 +74,7 @@ impl Vm {
             .set_mode(ChunkMode::Text)
             .call((bridge.clone(), kind_name, REDIS_VERSION, REDIS_VERSION_NUM))?;
         lua.set_globals(proxy)?;
+        let invoke: Function = bridge.raw_get("invoke")?;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
@@ -90,6 +93,7 @@ impl Vm {
             handler,
             xpcall,
             globals,
+            invoke,
         })
     }
 
@@ -165,7 +169,7 @@ impl Vm {
             self.bridge.raw_set("setresp", setresp)?;
             let ret: MultiValue = match fargs {
                 None => self.xpcall.call((func, &self.handler))?,
-                Some((keys, args)) => self.xpcall.call((
+                Some((keys, args)) => self.invoke.call((
                     func,
                     &self.handler,
                     string_array(lua, keys)?,
