@@ -56,7 +56,10 @@ fn lua_to_reply_conversions() {
         Reply::Array(vec![Reply::Int(1), Reply::Int(2)])
     );
     assert_eq!(eval(&e, &mut s, "return {err='x'}"), err("x"));
-    assert_eq!(eval(&e, &mut s, "return {ok='fine'}"), Reply::status("fine"));
+    assert_eq!(
+        eval(&e, &mut s, "return {ok='fine'}"),
+        Reply::status("fine")
+    );
     assert_eq!(eval(&e, &mut s, "return {err=1}"), err("1"));
     assert_eq!(eval(&e, &mut s, "return tostring(0.1)"), bulk("0.1"));
     assert_eq!(
@@ -94,20 +97,43 @@ fn reply_to_lua_conversions() {
         bulk("ERR value is not an integer or out of range")
     );
     assert_eq!(
-        eval(&e, &mut s, "local r = redis.call('mget','k','nokey') return {r[1], type(r[2])}"),
+        eval(
+            &e,
+            &mut s,
+            "local r = redis.call('mget','k','nokey') return {r[1], type(r[2])}"
+        ),
         Reply::Array(vec![bulk("v"), bulk("boolean")])
     );
     // Numbers go to commands with %.17g, as in Redis.
     assert_eq!(
-        eval(&e, &mut s, "redis.call('set','f',0.1) return redis.call('get','f')"),
+        eval(
+            &e,
+            &mut s,
+            "redis.call('set','f',0.1) return redis.call('get','f')"
+        ),
         bulk("0.10000000000000001")
     );
     assert_eq!(
-        eval(&e, &mut s, "redis.call('set','f',12345678901234567) return redis.call('get','f')"),
+        eval(
+            &e,
+            &mut s,
+            "redis.call('set','f',12345678901234567) return redis.call('get','f')"
+        ),
         bulk("12345678901234568")
     );
     assert_eq!(
-        run(&e, &mut s, &["eval", "return {KEYS[1], ARGV[1], #KEYS, #ARGV}", "1", "k", "a", "b"]),
+        run(
+            &e,
+            &mut s,
+            &[
+                "eval",
+                "return {KEYS[1], ARGV[1], #KEYS, #ARGV}",
+                "1",
+                "k",
+                "a",
+                "b"
+            ]
+        ),
         Reply::Array(vec![bulk("k"), bulk("a"), Reply::Int(1), Reply::Int(2)])
     );
 }
@@ -243,11 +269,19 @@ fn sandbox() {
     assert_eq!(eval(&e, &mut s, "return #KEYS"), Reply::Int(0));
     // pcall gives an error reply's text; loadstring'd code is sandboxed too.
     assert_eq!(
-        eval(&e, &mut s, "local ok, e = pcall(redis.call, 'nosuch') return e"),
+        eval(
+            &e,
+            &mut s,
+            "local ok, e = pcall(redis.call, 'nosuch') return e"
+        ),
         bulk("ERR Unknown Redis command called from script")
     );
     assert_eq!(
-        eval(&e, &mut s, "local ok, e = pcall(function() x = 1 end) return e"),
+        eval(
+            &e,
+            &mut s,
+            "local ok, e = pcall(function() x = 1 end) return e"
+        ),
         bulk("user_script:1: Attempt to modify a readonly table")
     );
     assert!(eval(&e, &mut s, "local f = loadstring('y = 1') f() return 1").is_error());
@@ -257,7 +291,11 @@ fn sandbox() {
     );
     assert_eq!(eval(&e, &mut s, "return ('x'):rep(3)"), bulk("xxx"));
     assert_eq!(
-        eval(&e, &mut s, "local n = 0 for k in pairs(_G) do n = n + 1 end return n"),
+        eval(
+            &e,
+            &mut s,
+            "local n = 0 for k in pairs(_G) do n = n + 1 end return n"
+        ),
         Reply::Int(35)
     );
 }
@@ -269,10 +307,22 @@ fn redis_api() {
         eval(&e, &mut s, "return redis.sha1hex('')"),
         bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
     );
-    assert_eq!(eval(&e, &mut s, "return redis.status_reply('FINE')"), Reply::status("FINE"));
-    assert_eq!(eval(&e, &mut s, "return redis.log(redis.LOG_WARNING, 'hi')"), Reply::Nil);
-    assert_eq!(eval(&e, &mut s, "return redis.set_repl(redis.REPL_ALL)"), Reply::Nil);
-    assert_eq!(eval(&e, &mut s, "return redis.replicate_commands()"), Reply::Int(1));
+    assert_eq!(
+        eval(&e, &mut s, "return redis.status_reply('FINE')"),
+        Reply::status("FINE")
+    );
+    assert_eq!(
+        eval(&e, &mut s, "return redis.log(redis.LOG_WARNING, 'hi')"),
+        Reply::Nil
+    );
+    assert_eq!(
+        eval(&e, &mut s, "return redis.set_repl(redis.REPL_ALL)"),
+        Reply::Nil
+    );
+    assert_eq!(
+        eval(&e, &mut s, "return redis.replicate_commands()"),
+        Reply::Int(1)
+    );
     assert_eq!(
         eval(
             &e,
@@ -304,17 +354,45 @@ fn libraries() {
             bulk("{\"a\":[1,2,null,\"x\u{e9}\"]}"),
         ),
         ("return cjson.decode('[1,2,3]')[3]", Reply::Int(3)),
-        ("return cjson.decode('null') == cjson.null and 1 or 0", Reply::Int(1)),
-        ("local ok, e = pcall(cjson.encode, {[1]=1,[100]=2}) return e", bulk("Cannot serialise table: excessively sparse array")),
-        ("local ok, e = pcall(cjson.decode, '[1,') return e", bulk("Expected value but found T_END at character 4")),
+        (
+            "return cjson.decode('null') == cjson.null and 1 or 0",
+            Reply::Int(1),
+        ),
+        (
+            "local ok, e = pcall(cjson.encode, {[1]=1,[100]=2}) return e",
+            bulk("Cannot serialise table: excessively sparse array"),
+        ),
+        (
+            "local ok, e = pcall(cjson.decode, '[1,') return e",
+            bulk("Expected value but found T_END at character 4"),
+        ),
         (
             "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, -5, 300, {x='y'}))}",
-            Reply::Array(vec![Reply::Int(1), bulk("a"), Reply::Array(vec![Reply::Int(1), Reply::Int(2)]), Reply::Int(-5), Reply::Int(300), Reply::Array(vec![])]),
+            Reply::Array(vec![
+                Reply::Int(1),
+                bulk("a"),
+                Reply::Array(vec![Reply::Int(1), Reply::Int(2)]),
+                Reply::Int(-5),
+                Reply::Int(300),
+                Reply::Array(vec![]),
+            ]),
         ),
-        ("return cmsgpack.pack({1,2,3})", Reply::bulk(&[0x93, 1, 2, 3])),
-        ("return cmsgpack.pack(1.5)", Reply::bulk(&[0xca, 0x3f, 0xc0, 0, 0])),
-        ("return cmsgpack.pack(-1, 200, 'ab')", Reply::bulk(&[0xff, 0xcc, 200, 0xa2, b'a', b'b'])),
-        ("return cmsgpack.unpack(cmsgpack.pack({x='y'})).x", bulk("y")),
+        (
+            "return cmsgpack.pack({1,2,3})",
+            Reply::bulk(&[0x93, 1, 2, 3]),
+        ),
+        (
+            "return cmsgpack.pack(1.5)",
+            Reply::bulk(&[0xca, 0x3f, 0xc0, 0, 0]),
+        ),
+        (
+            "return cmsgpack.pack(-1, 200, 'ab')",
+            Reply::bulk(&[0xff, 0xcc, 200, 0xa2, b'a', b'b']),
+        ),
+        (
+            "return cmsgpack.unpack(cmsgpack.pack({x='y'})).x",
+            bulk("y"),
+        ),
         ("return bit.tohex(bit.bnot(0))", bulk("ffffffff")),
         ("return bit.band(0xff, 0x0f)", Reply::Int(15)),
         ("return bit.bor(1, 2, 4)", Reply::Int(7)),
@@ -324,16 +402,31 @@ fn libraries() {
         ("return bit.arshift(-256, 4)", Reply::Int(-16)),
         ("return bit.tobit(0xffffffff + 1)", Reply::Int(0)),
         ("return bit.tohex(0x1234, -4)", bulk("1234")),
-        ("return bit.rol(0x12345678, 8) == 0x34567812 and 1 or 0", Reply::Int(1)),
+        (
+            "return bit.rol(0x12345678, 8) == 0x34567812 and 1 or 0",
+            Reply::Int(1),
+        ),
         ("return bit.tohex(bit.bswap(0x12345678))", bulk("78563412")),
         ("return struct.pack('>i2', 258)", Reply::bulk(&[1, 2])),
         ("return struct.pack('<HB', 1, 2)", Reply::bulk(&[1, 0, 2])),
-        ("return {struct.unpack('>i2', struct.pack('>i2', -2))}", Reply::Array(vec![Reply::Int(-2), Reply::Int(3)])),
-        ("return {struct.unpack('s', struct.pack('s', 'hi'))}", Reply::Array(vec![bulk("hi"), Reply::Int(4)])),
-        ("return {struct.unpack('Bc0', struct.pack('Bc0', 3, 'abc'))}", Reply::Array(vec![bulk("abc"), Reply::Int(5)])),
+        (
+            "return {struct.unpack('>i2', struct.pack('>i2', -2))}",
+            Reply::Array(vec![Reply::Int(-2), Reply::Int(3)]),
+        ),
+        (
+            "return {struct.unpack('s', struct.pack('s', 'hi'))}",
+            Reply::Array(vec![bulk("hi"), Reply::Int(4)]),
+        ),
+        (
+            "return {struct.unpack('Bc0', struct.pack('Bc0', 3, 'abc'))}",
+            Reply::Array(vec![bulk("abc"), Reply::Int(5)]),
+        ),
         ("return struct.size('!4bi')", Reply::Int(8)),
         ("return struct.size('>hd')", Reply::Int(10)),
-        ("return {struct.unpack('<d', struct.pack('<d', 2.5))}", Reply::Array(vec![Reply::Int(2), Reply::Int(9)])),
+        (
+            "return {struct.unpack('<d', struct.pack('<d', 2.5))}",
+            Reply::Array(vec![Reply::Int(2), Reply::Int(9)]),
+        ),
     ];
     for (script, want) in cases {
         assert_eq!(&eval(&e, &mut s, script), want, "{script}");
@@ -398,7 +491,11 @@ fn read_only_scripts() {
     );
     run(&e, &mut s, &["set", "k", "v"]);
     assert_eq!(
-        run(&e, &mut s, &["eval_ro", "return redis.call('get','k')", "0"]),
+        run(
+            &e,
+            &mut s,
+            &["eval_ro", "return redis.call('get','k')", "0"]
+        ),
         bulk("v")
     );
     let sh = "#!lua flags=no-writes\nreturn redis.call('set','a','b')";
@@ -446,7 +543,10 @@ fn functions_load_call_list() {
         run(&e, &mut s, &["function", "load", "replace", LIB]),
         bulk("mylib")
     );
-    assert_eq!(run(&e, &mut s, &["fcall", "myfunc", "0", "hello"]), bulk("hello"));
+    assert_eq!(
+        run(&e, &mut s, &["fcall", "myfunc", "0", "hello"]),
+        bulk("hello")
+    );
     run(&e, &mut s, &["set", "k", "v"]);
     assert_eq!(run(&e, &mut s, &["fcall_ro", "ro", "1", "k"]), bulk("v"));
     assert_eq!(
@@ -462,12 +562,18 @@ fn functions_load_call_list() {
         err("ERR Number of keys can't be negative")
     );
     let list = run(&e, &mut s, &["function", "list", "libraryname", "my*"]);
-    let Reply::Array(libs) = list else { panic!("{list:?}") };
+    let Reply::Array(libs) = list else {
+        panic!("{list:?}")
+    };
     assert_eq!(libs.len(), 1);
-    let Reply::Map(fields) = &libs[0] else { panic!() };
+    let Reply::Map(fields) = &libs[0] else {
+        panic!()
+    };
     assert_eq!(fields[0], (bulk("library_name"), bulk("mylib")));
     assert_eq!(fields[1], (bulk("engine"), bulk("LUA")));
-    let Reply::Array(fns) = &fields[2].1 else { panic!() };
+    let Reply::Array(fns) = &fields[2].1 else {
+        panic!()
+    };
     assert_eq!(
         fns[1],
         Reply::Map(vec![
@@ -480,7 +586,9 @@ fn functions_load_call_list() {
         run(&e, &mut s, &["function", "list", "libraryname", "zz*"]),
         Reply::Array(vec![])
     );
-    let Reply::Array(with) = run(&e, &mut s, &["function", "list", "withcode"]) else { panic!() };
+    let Reply::Array(with) = run(&e, &mut s, &["function", "list", "withcode"]) else {
+        panic!()
+    };
     let Reply::Map(f) = &with[0] else { panic!() };
     assert_eq!(f[3], (bulk("library_code"), bulk(LIB)));
     assert_eq!(
@@ -543,10 +651,16 @@ fn function_load_errors() {
         ("#!lua name=e14\nlocal x = pairs", "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'pairs'"),
     ];
     for (code, want) in cases {
-        assert_eq!(run(&e, &mut s, &["function", "load", code]), err(want), "{code}");
+        assert_eq!(
+            run(&e, &mut s, &["function", "load", code]),
+            err(want),
+            "{code}"
+        );
     }
     // Nothing half-loaded stayed behind.
-    let Reply::Array(libs) = run(&e, &mut s, &["function", "list"]) else { panic!() };
+    let Reply::Array(libs) = run(&e, &mut s, &["function", "list"]) else {
+        panic!()
+    };
     assert_eq!(libs.len(), 1);
     assert_eq!(
         run(&e, &mut s, &["function", "load", "replaces", LIB]),
@@ -560,29 +674,46 @@ fn function_load_errors() {
 #[test]
 fn function_dump_restore_flush() {
     let (e, mut s) = setup();
-    run(&e, &mut s, &["function", "load", "#!lua name=a\nredis.register_function('fa', function() return 1 end)"]);
-    let Reply::Bulk(payload) = run(&e, &mut s, &["function", "dump"]) else { panic!() };
+    run(
+        &e,
+        &mut s,
+        &[
+            "function",
+            "load",
+            "#!lua name=a\nredis.register_function('fa', function() return 1 end)",
+        ],
+    );
+    let Reply::Bulk(payload) = run(&e, &mut s, &["function", "dump"]) else {
+        panic!()
+    };
     // Redis 7.0's own payload for this library, as redis-server 7.0.15 dumps it.
     let mut redis_payload = vec![0xf5, 0x40, 0x43];
-    redis_payload.extend_from_slice(b"#!lua name=a\nredis.register_function('fa', function() return 1 end)");
+    redis_payload
+        .extend_from_slice(b"#!lua name=a\nredis.register_function('fa', function() return 1 end)");
     redis_payload.extend_from_slice(&[0x0a, 0x00, 0x04, 0x0c, 0xd0, 0x2f, 0xbd, 0xd6, 0x7e, 0x5d]);
     assert_eq!(&payload[..], &redis_payload[..]);
-    let p = std::str::from_utf8(&payload).unwrap().to_string();
+    let p = payload.to_vec();
     let restore = |e: &Engine, s: &mut Session, policy: Option<&str>| {
-        let mut argv: Vec<&[u8]> = vec![b"function", b"restore", p.as_bytes()];
+        let mut argv: Vec<&[u8]> = vec![b"function", b"restore", &p];
         if let Some(pol) = policy {
             argv.push(pol.as_bytes());
         }
         e.execute(s, &argv)
     };
-    assert_eq!(restore(&e, &mut s, None), err("ERR Library 'a' already exists"));
+    assert_eq!(
+        restore(&e, &mut s, None),
+        err("ERR Library 'a' already exists")
+    );
     assert_eq!(restore(&e, &mut s, Some("REPLACE")), Reply::ok());
     assert_eq!(
         restore(&e, &mut s, Some("BAD")),
         err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
     );
     assert_eq!(run(&e, &mut s, &["function", "flush"]), Reply::ok());
-    assert_eq!(run(&e, &mut s, &["fcall", "fa", "0"]), err("ERR Function not found"));
+    assert_eq!(
+        run(&e, &mut s, &["fcall", "fa", "0"]),
+        err("ERR Function not found")
+    );
     assert_eq!(restore(&e, &mut s, None), Reply::ok());
     assert_eq!(run(&e, &mut s, &["fcall", "fa", "0"]), Reply::Int(1));
     assert_eq!(
@@ -631,7 +762,9 @@ fn busy_script_is_killed_by_script_kill() {
         run(&e, &mut s, &["function", "kill"]),
         err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
     );
-    assert!(matches!(run(&e, &mut s, &["function", "stats"]), Reply::Map(m) if m[0].1 != Reply::Nil));
+    assert!(
+        matches!(run(&e, &mut s, &["function", "stats"]), Reply::Map(m) if m[0].1 != Reply::Nil)
+    );
     assert_eq!(run(&e, &mut s, &["script", "kill"]), Reply::ok());
     assert_eq!(
         runner.join().unwrap(),
@@ -668,7 +801,11 @@ fn busy_script_that_wrote_is_unkillable_and_pcall_cannot_hide_a_kill() {
     let e2 = e.clone();
     let runner = std::thread::spawn(move || {
         let mut s = e2.session();
-        eval(&e2, &mut s, "while true do pcall(function() while true do end end) end")
+        eval(
+            &e2,
+            &mut s,
+            "while true do pcall(function() while true do end end) end",
+        )
     });
     assert!(wait_busy(&e, &mut s).is_error());
     assert_eq!(run(&e, &mut s, &["script", "kill"]), Reply::ok());
@@ -679,7 +816,15 @@ fn busy_script_that_wrote_is_unkillable_and_pcall_cannot_hide_a_kill() {
 fn busy_function_is_killed_by_function_kill() {
     let e = busy_engine();
     let mut s = e.session();
-    run(&e, &mut s, &["function", "load", "#!lua name=spin\nredis.register_function('spin', function() while true do end end)"]);
+    run(
+        &e,
+        &mut s,
+        &[
+            "function",
+            "load",
+            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+        ],
+    );
     let e2 = e.clone();
     let runner = std::thread::spawn(move || {
         let mut s = e2.session();
@@ -704,7 +849,15 @@ fn busy_function_is_killed_by_function_kill() {
 fn function_load_times_out() {
     let (e, mut s) = setup();
     assert_eq!(
-        run(&e, &mut s, &["function", "load", "#!lua name=slow\nlocal i = 0 while true do i = i + 1 end"]),
+        run(
+            &e,
+            &mut s,
+            &[
+                "function",
+                "load",
+                "#!lua name=slow\nlocal i = 0 while true do i = i + 1 end"
+            ]
+        ),
         err("ERR Error registering functions: ERR FUNCTION LOAD timeout")
     );
 }

@@ -11,9 +11,7 @@ use crate::util::eq_ic;
 
 /// Script runners: refused inside scripts, may run long (dirty scheduler),
 /// and never propagated themselves (their effects are, see `crate::script`).
-const RUN: Flags = Flags::NOSCRIPT
-    .or(Flags::SLOW)
-    .or(Flags::NO_PROPAGATE);
+const RUN: Flags = Flags::NOSCRIPT.or(Flags::SLOW).or(Flags::NO_PROPAGATE);
 const ADMIN: Flags = Flags::NOSCRIPT.or(Flags::SLOW);
 
 /// The scripting family's table.
@@ -61,9 +59,7 @@ fn sub_arity(cmd: &str, sub: &str) -> Reply {
 
 fn unknown_sub(sub: &[u8], cmd: &str) -> Reply {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
-    Reply::err(format!(
-        "ERR unknown subcommand '{sub}'. Try {cmd} HELP."
-    ))
+    Reply::err(format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."))
 }
 
 fn help(lines: &[&str]) -> Reply {

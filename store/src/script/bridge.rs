@@ -57,8 +57,12 @@ unsafe extern "C-unwind" fn raiser_c(l: *mut mlua::lua_State) -> std::os::raw::c
 }
 
 /// The Rust helpers the prelude reaches through its private table.
-pub(crate) fn helpers(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn helpers(lua: &Lua, busy: std::sync::Arc<super::Busy>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    t.raw_set(
+        "killed",
+        lua.create_function(move |_, ()| Ok(busy.kill_requested()))?,
+    )?;
     t.raw_set(
         "raiser",
         lua.create_function(|lua, f: mlua::Function| {
@@ -84,7 +88,10 @@ pub(crate) fn helpers(lua: &Lua) -> mlua::Result<Table> {
         "sha1hex",
         lua.create_function(|lua, args: MultiValue| {
             if args.len() != 1 {
-                return Ok((Value::Nil, Some("ERR wrong number of arguments".to_string())));
+                return Ok((
+                    Value::Nil,
+                    Some("ERR wrong number of arguments".to_string()),
+                ));
             }
             let bytes = match args.front() {
                 Some(Value::String(s)) => s.as_bytes().to_vec(),

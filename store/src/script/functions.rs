@@ -124,7 +124,9 @@ pub fn parse_metadata(code: &[u8]) -> Result<String, String> {
     for part in parts {
         if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
             if name.is_some() {
-                return Err("Invalid metadata value, name argument was given multiple times".into());
+                return Err(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
             name = Some(part[5..].to_string());
         } else {
@@ -168,7 +170,8 @@ fn compile_library(ctx: &mut Ctx<'_>, name: String, code: &[u8]) -> Result<Libra
         std::sync::atomic::Ordering::Relaxed,
     );
     let ran = vm.protected_call(&func);
-    busy.load_deadline.store(0, std::sync::atomic::Ordering::Relaxed);
+    busy.load_deadline
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     let _ = loading.call::<()>(false);
     let _ = bridge.raw_set("registered", Value::Nil);
     if let Err(e) = ran {
@@ -328,17 +331,16 @@ pub fn dump(ctx: &mut Ctx<'_>) -> Reply {
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
 pub fn restore(ctx: &mut Ctx<'_>, payload: &[u8], policy: Option<&[u8]>) -> Reply {
     let eq = crate::util::eq_ic;
-    let (flush_first, replace) = match policy {
-        None => (false, false),
-        Some(p) if eq(p, "append") => (false, false),
-        Some(p) if eq(p, "replace") => (false, true),
-        Some(p) if eq(p, "flush") => (true, false),
-        Some(_) => {
-            return Reply::err(
+    let (flush_first, replace) =
+        match policy {
+            None => (false, false),
+            Some(p) if eq(p, "append") => (false, false),
+            Some(p) if eq(p, "replace") => (false, true),
+            Some(p) if eq(p, "flush") => (true, false),
+            Some(_) => return Reply::err(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            )
-        }
-    };
+            ),
+        };
     let codes = match parse_payload(payload) {
         Ok(c) => c,
         Err(e) => return Reply::err(e),

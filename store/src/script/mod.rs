@@ -170,8 +170,10 @@ impl Busy {
     }
 
     fn set_counts(&self, libraries: usize, functions: usize) {
-        self.counts
-            .store(((libraries as u64) << 32) | functions as u64, Ordering::Relaxed);
+        self.counts.store(
+            ((libraries as u64) << 32) | functions as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// The `BUSY` error for the kind of script running.
@@ -496,7 +498,9 @@ pub fn load_script(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<String, Reply> {
     let func = vm
         .compile(&code, "@user_script")
         .map_err(|msg| Reply::err(format!("ERR Error compiling script (new function): {msg}")))?;
-    scripts.cache.insert(sha.clone(), CachedScript { func, flags });
+    scripts
+        .cache
+        .insert(sha.clone(), CachedScript { func, flags });
     Ok(sha)
 }
 
@@ -541,7 +545,13 @@ pub fn eval_command(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, ro: bool) -
     let script = &ctx.st.scripts.cache[&sha];
     let flags = script.flags;
     let func = script.func.clone();
-    let vm = ctx.st.scripts.eval_vm.as_ref().expect("cached implies vm").clone();
+    let vm = ctx
+        .st
+        .scripts
+        .eval_vm
+        .as_ref()
+        .expect("cached implies vm")
+        .clone();
     if let Some(f) = flags {
         if !f.no_writes && ro {
             return Reply::err("ERR Can not execute a script with write flag using *_ro command.");

@@ -74,7 +74,15 @@ local function pfix(ok, ...)
   end
   return false, e
 end
-G.pcall = function(...) return pfix(raw_pcall(...)) end
+-- A script being killed cannot catch the kill: pcall and xpcall re-raise
+-- any error while the kill flag is up.
+local function killed_check(ok, ...)
+  if not ok and bridge.killed() then error((...), 0) end
+  return ok, ...
+end
+G.pcall = function(...) return pfix(killed_check(raw_pcall(...))) end
+local raw_xpcall0 = xpcall
+G.xpcall = function(...) return killed_check(raw_xpcall0(...)) end
 
 -- No binary chunks.
 G.loadstring = function(s, name)
@@ -275,7 +283,7 @@ end
 
 -- Runs a function with (keys, args) under the handler (Lua 5.1's xpcall
 -- passes no arguments).
-local raw_xpcall = xpcall
+local raw_xpcall = raw_xpcall0
 bridge.invoke = function(f, h, keys, args)
   return raw_xpcall(function() return f(keys, args) end, h)
 end

@@ -63,7 +63,7 @@ impl Vm {
         let g = lua.globals();
         super::libs::register(&lua, &g)?;
         let xpcall: Function = g.get("xpcall")?;
-        let bridge = bridge::helpers(&lua)?;
+        let bridge = bridge::helpers(&lua, busy.clone())?;
         let kind_name = match kind {
             Kind::Eval => "eval",
             Kind::Function => "function",
@@ -125,7 +125,8 @@ impl Vm {
     /// Sets the KEYS and ARGV globals for the next EVAL script.
     pub fn set_keys_args(&self, keys: &[&[u8]], args: &[&[u8]]) -> Result<(), Reply> {
         let set = || -> mlua::Result<()> {
-            self.globals.raw_set("KEYS", string_array(&self.lua, keys)?)?;
+            self.globals
+                .raw_set("KEYS", string_array(&self.lua, keys)?)?;
             self.globals.raw_set("ARGV", string_array(&self.lua, args)?)
         };
         set().map_err(|e| Reply::err(format!("ERR {e}")))
@@ -146,9 +147,10 @@ impl Vm {
         let run_ref: &RunCtx = run;
         let lua = &self.lua;
         let out = lua.scope(|scope| {
-            let dispatch = scope.create_function_mut(|lua, (raise, args): (bool, MultiValue)| {
-                bridge::dispatch(lua, ctx, run_ref, resp.get(), raise, args)
-            })?;
+            let dispatch =
+                scope.create_function_mut(|lua, (raise, args): (bool, MultiValue)| {
+                    bridge::dispatch(lua, ctx, run_ref, resp.get(), raise, args)
+                })?;
             let setresp = scope.create_function(|_, args: MultiValue| {
                 let r: (Value, Option<String>) = match args.len() {
                     1 => match args.front() {

@@ -68,7 +68,7 @@ fn array_length(t: &Table) -> mlua::Result<Option<usize>> {
     }
     if max > 10 && max > items * 2 {
         return Err(err(
-            "Cannot serialise table: excessively sparse array".into(),
+            "Cannot serialise table: excessively sparse array".into()
         ));
     }
     Ok(Some(max))
@@ -239,7 +239,8 @@ impl<'a> Parser<'a> {
         if self.s[j] == b'-' {
             j += 1;
         }
-        while j < self.s.len() && matches!(self.s[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+        while j < self.s.len()
+            && matches!(self.s[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
         {
             j += 1;
         }
@@ -424,7 +425,9 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         "encode",
         lua.create_function(move |lua, a: MultiValue| {
             if a.len() != 1 {
-                return Err(err("bad argument #1 to 'encode' (expected 1 argument)".into()));
+                return Err(err(
+                    "bad argument #1 to 'encode' (expected 1 argument)".into()
+                ));
             }
             let depth = c.lock().0;
             lua.create_string(encode(&a[0], depth)?)
@@ -435,7 +438,9 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         "decode",
         lua.create_function(move |lua, a: MultiValue| {
             if a.len() != 1 {
-                return Err(err("bad argument #1 to 'decode' (expected 1 argument)".into()));
+                return Err(err(
+                    "bad argument #1 to 'decode' (expected 1 argument)".into()
+                ));
             }
             let s = super::check_bytes(&a[0], 1, "decode")?;
             let depth = c.lock().1;

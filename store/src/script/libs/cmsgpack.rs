@@ -127,7 +127,8 @@ fn pack_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                 }
             }
             None => {
-                let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<Result<_, _>>()?;
+                let pairs: Vec<(Value, Value)> =
+                    t.pairs::<Value, Value>().collect::<Result<_, _>>()?;
                 pack_len(out, pairs.len(), 0x80, 15, 0xde, 0xdf);
                 for (k, val) in &pairs {
                     pack_value(out, k, level + 1)?;
@@ -252,7 +253,12 @@ impl<'a> Reader<'a> {
 
 /// Decodes up to `limit` values (0: all) from `s` starting at `offset`;
 /// returns the values and the offset after them.
-pub fn unpack(lua: &Lua, s: &[u8], limit: usize, offset: usize) -> mlua::Result<(Vec<Value>, usize)> {
+pub fn unpack(
+    lua: &Lua,
+    s: &[u8],
+    limit: usize,
+    offset: usize,
+) -> mlua::Result<(Vec<Value>, usize)> {
     let mut r = Reader { s, i: offset };
     let mut out = Vec::new();
     while r.i < s.len() && (limit == 0 || out.len() < limit) {

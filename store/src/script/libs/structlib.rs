@@ -33,7 +33,9 @@ fn getnum(fmt: &[u8], i: &mut usize, default: usize) -> usize {
     }
     let mut a: usize = 0;
     while *i < fmt.len() && fmt[*i].is_ascii_digit() {
-        a = a.saturating_mul(10).saturating_add((fmt[*i] - b'0') as usize);
+        a = a
+            .saturating_mul(10)
+            .saturating_add((fmt[*i] - b'0') as usize);
         *i += 1;
     }
     a
