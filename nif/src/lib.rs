@@ -1,2 +1,58 @@
-//! Rustler glue between the BEAM and the Ferrite engine.
+//! Rustler glue between the BEAM and the Ferrite engine (`ferrite-store`).
+//!
+//! This crate is glue only: it turns terms into argument vectors, runs them
+//! through [`ferrite_store::Engine::execute_locked`], and turns the
+//! [`ferrite_store::Reply`] back into terms. It owns three things the engine
+//! does not know about: handles (resources and the pid registry, in
+//! [`conn`]), scheduling (in [`sched`]), and out-of-band messages to pids (in
+//! [`sink`]).
+//!
+//! # NIFs (module `Elixir.Ferrite.Native`)
+//!
+//! | NIF | scheduler | returns |
+//! |-----|-----------|---------|
+//! | `open(owner, store, db)` | normal | `{:ok, conn_ref}` / `{:error, msg}` |
+//! | `close(conn)` | normal | `:ok` |
+//! | `command(conn, argv)` | normal | reply, or a marker (below) |
+//! | `command_dirty(conn, argv)` | dirty CPU | reply |
+//! | `pipeline(conn, cmds)` | normal | reply list, or a marker |
+//! | `pipeline_dirty(conn, cmds)` | dirty CPU | reply list |
+//! | `fast_forward(conn, ms)` | normal | `:ok` |
+//! | `store_conns(name)` | normal | number of conns on a named store |
+//!
+//! `conn` is the conn's owner pid, a registered name, or the `conn_ref`.
+//!
+//! Replies: `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}`, or
+//! `{:blocked, token}` when a blocking command registered a waiter (its
+//! result comes later as `{:ferrite_reply, token, reply}`). Markers the
+//! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:convert`
+//! (an argument is not a binary: convert and retry), `:noconn` (no embedded
+//! conn by that pid or name).
+//!
+//! # Scheduling rule
+//!
+//! `command` and `pipeline` run on the caller's normal scheduler when all of
+//! these hold, and otherwise return `:dirty` so that Elixir re-runs the call
+//! on a dirty CPU scheduler:
+//!
+//! 1. every command is flagged FAST in the command table, or is one of the
+//!    few commands whose work is linear in their own arguments
+//!    ([`sched::BOUNDED`]: SET, SETEX, PSETEX, MSET, MSETNX, DEL, ...), and
+//!    none is flagged SLOW;
+//! 2. the input is small: at most [`sched::MAX_NORMAL_BYTES`] (64 KiB) of
+//!    arguments and, for a pipeline, at most [`sched::MAX_NORMAL_PIPELINE`]
+//!    commands;
+//! 3. the conn's session lock and the engine lock are free right now
+//!    (`try_lock`): a normal scheduler never waits for a lock.
+//!
+//! A Rust panic inside a command is caught and becomes
+//! `{:error, %Ferrite.ResponseError{message: "ERR internal error: ..."}}`.
+
+pub mod conn;
+pub mod encode;
+mod listener;
+pub mod nifs;
+pub mod sched;
+pub mod sink;
+
 rustler::init!("Elixir.Ferrite.Native");

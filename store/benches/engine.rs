@@ -1,1 +1,236 @@
-fn main() {}
+//! Raw engine throughput and memory, side by side with the practical
+//! ceiling: a `hashbrown::HashMap<Vec<u8>, Vec<u8>>` behind a
+//! `std::sync::RwLock`.
+//!
+//! GET and SET run on one thread over `FERRITE_BENCH_KEYS` keys (default
+//! 1,000,000) with 10-byte names and 16-byte values, in random order. The
+//! summary prints ops/s for both, their ratio, and bytes per key measured
+//! with a counting global allocator (live heap bytes after loading, divided
+//! by the key count). Criterion then measures each operation on its own.
+//!
+//! Goals: GET >= 0.9x the baseline, SET >= 1.0x, <= 100 B/key.
+//!
+//! Full size (the lead's run): `cargo bench -p ferrite-store --bench engine`.
+//! Smoke run: `FERRITE_BENCH_KEYS=20000 FERRITE_BENCH_OPS=200000 cargo bench
+//! -p ferrite-store --bench engine -- --warm-up-time 0.2 --measurement-time 0.5`.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use ferrite_store::{Engine, Reply, Session};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// The system allocator, counting live bytes.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        System.realloc(p, l, new)
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        System.alloc_zeroed(l)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+type Baseline = RwLock<hashbrown::HashMap<Vec<u8>, Vec<u8>>>;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// 10-byte key names.
+fn key(i: usize) -> [u8; 10] {
+    let mut k = *b"k000000000";
+    let mut n = i;
+    for b in k[1..].iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    k
+}
+
+/// 16-byte values.
+fn value(i: usize) -> [u8; 16] {
+    let mut v = *b"v_______________";
+    v[1..11].copy_from_slice(&key(i));
+    v
+}
+
+struct Fixture {
+    keys: Vec<[u8; 10]>,
+    order: Vec<u32>,
+    engine: Arc<Engine>,
+    session: Session,
+    baseline: Baseline,
+    engine_bytes: f64,
+    baseline_bytes: f64,
+}
+
+fn load(n: usize, ops: usize) -> Fixture {
+    let keys: Vec<[u8; 10]> = (0..n).map(key).collect();
+    let mut rng = SmallRng::seed_from_u64(42);
+    let order: Vec<u32> = (0..ops).map(|_| rng.gen_range(0..n as u32)).collect();
+
+    let before = LIVE.load(Ordering::Relaxed);
+    let engine = Engine::new();
+    let mut session = engine.session();
+    for (i, k) in keys.iter().enumerate() {
+        let r = engine.execute(&mut session, &[b"SET", k, &value(i)]);
+        debug_assert_eq!(r, Reply::ok());
+    }
+    let engine_bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / n as f64;
+
+    let before = LIVE.load(Ordering::Relaxed);
+    let baseline: Baseline = RwLock::new(hashbrown::HashMap::new());
+    for (i, k) in keys.iter().enumerate() {
+        baseline
+            .write()
+            .unwrap()
+            .insert(k.to_vec(), value(i).to_vec());
+    }
+    let baseline_bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / n as f64;
+
+    Fixture {
+        keys,
+        order,
+        engine,
+        session,
+        baseline,
+        engine_bytes,
+        baseline_bytes,
+    }
+}
+
+fn engine_get(f: &mut Fixture, i: usize) -> Reply {
+    let k = &f.keys[f.order[i % f.order.len()] as usize];
+    f.engine.execute(&mut f.session, &[b"GET", k])
+}
+
+fn engine_set(f: &mut Fixture, i: usize) -> Reply {
+    let idx = f.order[i % f.order.len()] as usize;
+    let k = &f.keys[idx];
+    f.engine.execute(&mut f.session, &[b"SET", k, &value(idx)])
+}
+
+fn baseline_get(f: &Fixture, i: usize) -> Option<Vec<u8>> {
+    let k = &f.keys[f.order[i % f.order.len()] as usize];
+    f.baseline.read().unwrap().get(&k[..]).cloned()
+}
+
+fn baseline_set(f: &Fixture, i: usize) -> Option<Vec<u8>> {
+    let idx = f.order[i % f.order.len()] as usize;
+    let k = &f.keys[idx];
+    f.baseline
+        .write()
+        .unwrap()
+        .insert(k.to_vec(), value(idx).to_vec())
+}
+
+/// Ops per second of `op` over `ops` calls.
+fn rate(ops: usize, mut op: impl FnMut(usize)) -> f64 {
+    let t = Instant::now();
+    for i in 0..ops {
+        op(i);
+    }
+    ops as f64 / t.elapsed().as_secs_f64()
+}
+
+fn summary(f: &mut Fixture) {
+    let ops = f.order.len();
+    // Warm both once.
+    rate(ops.min(100_000), |i| drop(black_box(engine_get(f, i))));
+    rate(ops.min(100_000), |i| drop(black_box(baseline_get(f, i))));
+    let eg = rate(ops, |i| drop(black_box(engine_get(f, i))));
+    let bg = rate(ops, |i| drop(black_box(baseline_get(f, i))));
+    let es = rate(ops, |i| drop(black_box(engine_set(f, i))));
+    let bs = rate(ops, |i| drop(black_box(baseline_set(f, i))));
+    println!();
+    println!(
+        "raw engine vs RwLock<hashbrown::HashMap>: {} keys, 10 B names, 16 B values, {} random ops",
+        f.keys.len(),
+        ops
+    );
+    println!(
+        "{:<6} {:>14} {:>14} {:>8} {:>6}",
+        "op", "engine ops/s", "baseline ops/s", "ratio", "goal"
+    );
+    println!(
+        "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
+        "GET",
+        eg,
+        bg,
+        eg / bg,
+        ">=0.9"
+    );
+    println!(
+        "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
+        "SET",
+        es,
+        bs,
+        es / bs,
+        ">=1.0"
+    );
+    println!(
+        "bytes/key: engine {:.1}, baseline {:.1} (goal <= 100)",
+        f.engine_bytes, f.baseline_bytes
+    );
+    println!();
+}
+
+fn benches(c: &mut Criterion) {
+    let n = env("FERRITE_BENCH_KEYS", 1_000_000);
+    let ops = env("FERRITE_BENCH_OPS", 2_000_000);
+    let mut f = load(n, ops);
+    summary(&mut f);
+    let mut g = c.benchmark_group("engine_vs_rwlock_hashmap");
+    let mut i = 0usize;
+    g.bench_function("engine GET", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(engine_get(&mut f, i))
+        })
+    });
+    g.bench_function("baseline GET", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(baseline_get(&f, i))
+        })
+    });
+    g.bench_function("engine SET", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(engine_set(&mut f, i))
+        })
+    });
+    g.bench_function("baseline SET", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(baseline_set(&f, i))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);

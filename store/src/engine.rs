@@ -89,6 +89,10 @@ pub struct State {
     pub propagation: crate::persist::Propagation,
     /// Script and function caches.
     pub scripts: crate::script::Scripts,
+    /// Connected clients (CLIENT LIST/KILL, INFO clients).
+    pub clients: crate::resp::clients::Registry,
+    /// Memory accounting and the eviction pool.
+    pub memory: crate::evict::Memory,
 }
 
 /// Something the engine sends to a client outside of a command's reply:
@@ -213,6 +217,8 @@ impl Engine {
                 watches: Default::default(),
                 propagation: Default::default(),
                 scripts: Default::default(),
+                clients: Default::default(),
+                memory: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),
@@ -222,6 +228,7 @@ impl Engine {
             script_busy: Default::default(),
         });
         crate::expire::register(&engine);
+        crate::blocking::register(&engine);
         engine
     }
 
@@ -250,7 +257,9 @@ impl Engine {
     /// the last reference goes.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.lock().dbs.iter_mut().for_each(Db::clear);
+        let mut st = self.lock();
+        crate::persist::on_close(&mut st);
+        st.dbs.iter_mut().for_each(Db::clear);
     }
 
     /// True once `close` was called.
@@ -316,7 +325,15 @@ impl Engine {
         let spec = match self.check(argv) {
             Ok(spec) => spec,
             Err(reply) => {
-                st.stats.error_replies += 1;
+                if let (Reply::Error(msg), Some(spec)) =
+                    (&reply, argv.first().and_then(|n| command::lookup(n)))
+                {
+                    // A known command with the wrong arity: Redis counts it as rejected.
+                    st.stats.record_rejected_spec(spec);
+                    st.stats.record_error(msg);
+                } else if let Reply::Error(msg) = &reply {
+                    st.stats.record_error(msg);
+                }
                 return reply;
             }
         };
@@ -379,26 +396,22 @@ impl<'a> Ctx<'a> {
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
         if spec.flags.contains(Flags::DENYOOM) {
             if let Err(r) = crate::evict::ensure_memory(self) {
-                self.st.stats.error_replies += 1;
-                self.st.stats.record_rejected(spec.name);
+                if let Reply::Error(msg) = &r {
+                    self.st.stats.record_error(msg);
+                }
+                self.st.stats.record_rejected_spec(spec);
                 return r;
             }
         }
-        let t0 = Instant::now();
+        // A tick counter, not a clock read: clock reads dominate a GET.
+        let t0 = crate::stats::ticks();
         let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
-        // Propagate what changed the dataset, except script runners (their
-        // effects are propagated instead) and commands run by a script
-        // (captured, then propagated when the script ends).
-        if self.st.dirty != dirty_before
-            && !spec.flags.contains(Flags::NO_PROPAGATE)
-            && !crate::script::capture_effect(self.st, self.session.db, spec, argv)
-        {
+        if self.st.dirty != dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let us = t0.elapsed().as_micros() as u64;
-        let failed = reply.is_error();
-        self.st.stats.record_call(spec.name, us, failed);
+        let ticks = crate::stats::ticks().wrapping_sub(t0);
+        self.st.stats.record(spec, ticks, &reply);
         reply
     }
 
@@ -435,6 +448,15 @@ impl<'a> Ctx<'a> {
     /// Finds a live key in database `db` for writing (no hit/miss counted),
     /// reclaiming it if it has expired.
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
+        let pos = self.lookup_notouch_in(db, key)?;
+        crate::evict::touch(self.st, db, pos, self.now);
+        Some(pos)
+    }
+
+    /// Finds a live key in database `db` without counting an access (no
+    /// LRU/LFU update, no hit/miss), reclaiming it if it has expired. For
+    /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
+    pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
         if self.st.dbs[db].at(pos).is_expired(self.now) {
             self.expire_at(db, pos);
@@ -454,6 +476,8 @@ impl<'a> Ctx<'a> {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
         self.signal_modified(db, e.key.as_bytes());
+        crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
+        crate::persist::propagate_del(self, db, e.key.as_bytes());
     }
 
     /// Deletes a live key of database `db`; true if it existed.
@@ -498,7 +522,7 @@ impl<'a> Ctx<'a> {
     /// The LRU/LFU stamp for a newly written or touched key.
     #[inline]
     pub fn lru_stamp(&self) -> u32 {
-        crate::evict::stamp(self.now)
+        crate::evict::initial_stamp(&self.st.config, self.now)
     }
 }
 

@@ -2,21 +2,34 @@
 //! `activeExpireCycle` does, so memory of dead keys is reclaimed without
 //! access.
 //!
+//! Each cycle visits every database: it samples up to `SAMPLE` keys with a
+//! TTL, reclaims the dead ones, and samples the same database again while
+//! more than `REPEAT_PERCENT` of a sample had expired. A cycle holds the
+//! engine lock for at most about `LOCK_SLICE` at a time (it releases and
+//! re-takes it between samples), and stops after `CYCLE_PERCENT` of the
+//! period `1000 / hz` ms; the next cycle resumes at the database where it
+//! stopped.
+//!
 //! One thread serves every engine in the process. Each engine registers a
 //! weak reference; the thread drops it once the engine is gone.
 
-use crate::engine::{Engine, NUM_DBS};
+use crate::engine::{Ctx, Engine, NUM_DBS};
 use parking_lot::Mutex;
+use parking_lot::MutexGuard;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// Keys sampled per database per round (Redis's
+/// Keys sampled per database per loop (Redis's
 /// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`).
-const SAMPLE: usize = 20;
-/// A round repeats while more than this share of sampled keys had expired.
-const REPEAT_PERCENT: usize = 10;
-/// Longest time a cycle holds the engine lock.
-const BUDGET: Duration = Duration::from_micros(1000);
+pub const SAMPLE: usize = 20;
+/// A database is sampled again while more than this share (percent) of the
+/// last sample had expired (Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE`).
+pub const REPEAT_PERCENT: usize = 10;
+/// Longest time a cycle holds the engine lock in one go.
+pub const LOCK_SLICE: Duration = Duration::from_micros(1000);
+/// Share of each period (percent) a cycle may run (Redis's
+/// `ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC`).
+pub const CYCLE_PERCENT: u64 = 25;
 
 fn registry() -> &'static Mutex<Vec<Weak<Engine>>> {
     static REG: OnceLock<Mutex<Vec<Weak<Engine>>>> = OnceLock::new();
@@ -35,60 +48,100 @@ pub fn register(engine: &Arc<Engine>) {
 }
 
 fn run() {
+    let mut period_ms = 100;
     loop {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(period_ms));
         let engines: Vec<Arc<Engine>> = {
             let mut reg = registry().lock();
             reg.retain(|w| w.strong_count() > 0);
             reg.iter().filter_map(Weak::upgrade).collect()
         };
+        period_ms = 100;
         for e in engines {
-            if !e.is_closed() {
+            if e.is_closed() {
+                continue;
+            }
+            let (active, hz) = {
+                let st = e.lock();
+                (st.config.active_expire, st.config.hz.max(1))
+            };
+            period_ms = period_ms.min(1000 / hz as u64).max(2);
+            if active {
                 cycle(&e);
             }
         }
     }
 }
 
-/// One active-expiry cycle over every database of `engine`. Returns the
-/// number of keys reclaimed.
+/// One active-expiry cycle over the databases of `engine` (see the module
+/// documentation). Returns the number of keys reclaimed. Runs whether or
+/// not `DEBUG SET-ACTIVE-EXPIRE` disabled the background thread, so tests
+/// can drive it directly.
 pub fn cycle(engine: &Engine) -> usize {
     let start = Instant::now();
-    let mut reclaimed = 0;
     let mut session = engine.session();
-    for db in 0..NUM_DBS {
+    let mut st = engine.lock();
+    let budget =
+        Duration::from_micros(1_000_000 * CYCLE_PERCENT / 100 / st.config.hz.max(1) as u64);
+    let mut slice = Instant::now();
+    let mut reclaimed = 0;
+    let first = st.stats.expire_next_db % NUM_DBS;
+    for i in 0..NUM_DBS {
+        let db = (first + i) % NUM_DBS;
         loop {
-            let mut st = engine.lock();
+            if slice.elapsed() >= LOCK_SLICE {
+                if start.elapsed() >= budget {
+                    st.stats.expire_time_cap_reached += 1;
+                    st.stats.expire_next_db = db;
+                    return reclaimed;
+                }
+                // Let waiting clients in before the next slice.
+                MutexGuard::bump(&mut st);
+                slice = Instant::now();
+            }
             let now = engine.clock.now_ms();
-            let mut ctx = crate::engine::Ctx {
+            let mut ctx = Ctx {
                 st: &mut st,
                 session: &mut session,
                 now,
                 engine,
             };
-            let sampled = ctx.st.dbs[db].volatile_len().min(SAMPLE);
-            if sampled == 0 {
-                break;
-            }
-            let mut expired = 0;
-            for _ in 0..sampled {
-                let Some(pos) = ({
-                    let st = &mut *ctx.st;
-                    st.dbs[db].random_volatile(&mut st.rng)
-                }) else {
-                    break;
-                };
-                if ctx.st.dbs[db].at(pos).is_expired(now) {
-                    ctx.expire_at(db, pos);
-                    expired += 1;
-                }
-            }
+            let (sampled, expired) = sample_db(&mut ctx, db);
             reclaimed += expired;
-            drop(st);
-            if expired * 100 <= sampled * REPEAT_PERCENT || start.elapsed() > BUDGET {
+            if sampled == 0 || expired * 100 <= sampled * REPEAT_PERCENT {
                 break;
             }
         }
     }
+    st.stats.expire_next_db = first;
     reclaimed
+}
+
+/// Samples up to `SAMPLE` distinct keys with a TTL in `db` (consecutive
+/// slots of the volatile list from a random start) and reclaims the dead
+/// ones. Returns (sampled, reclaimed).
+fn sample_db(ctx: &mut Ctx<'_>, db: usize) -> (usize, usize) {
+    let positions = {
+        let st = &mut *ctx.st;
+        let vol = st.dbs[db].volatile_positions();
+        if vol.is_empty() {
+            return (0, 0);
+        }
+        let n = vol.len().min(SAMPLE);
+        let start = rand::Rng::gen_range(&mut st.rng, 0..vol.len());
+        let mut ps: Vec<usize> = (0..n)
+            .map(|i| vol[(start + i) % vol.len()] as usize)
+            .collect();
+        // Highest first: removing one never moves another still to visit.
+        ps.sort_unstable_by(|a, b| b.cmp(a));
+        ps
+    };
+    let mut expired = 0;
+    for &p in &positions {
+        if ctx.st.dbs[db].at(p).is_expired(ctx.now) {
+            ctx.expire_at(db, p);
+            expired += 1;
+        }
+    }
+    (positions.len(), expired)
 }

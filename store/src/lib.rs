@@ -25,6 +25,7 @@ pub mod keyspace;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;
+pub mod resp;
 pub mod script;
 pub mod stats;
 pub mod tx;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Bytes of a bulk reply: owned, or shared with the stored value (so a large
 /// GET can hand the stored bytes out without copying them).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Eq)]
 pub enum Bulk {
     /// Bytes owned by the reply.
     Owned(Vec<u8>),
@@ -26,6 +26,13 @@ impl Deref for Bulk {
             Bulk::Owned(v) => v,
             Bulk::Shared(a) => a,
         }
+    }
+}
+
+/// Equal when the bytes are equal, whichever way they are held.
+impl PartialEq for Bulk {
+    fn eq(&self, other: &Bulk) -> bool {
+        **self == **other
     }
 }
 

@@ -5,9 +5,13 @@
 //! OOM checks, write logging and statistics, so handlers only parse their
 //! arguments and apply them.
 
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod persist;
 pub mod scripting;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::engine::Ctx;
@@ -52,9 +56,6 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 12);
     /// Loading-time safe / stale-ok; informational.
     pub const LOADING: Flags = Flags(1 << 13);
-    /// Never propagated itself: its effects are (EVAL, FCALL: the write
-    /// commands the script runs are propagated instead; see `crate::script`).
-    pub const NO_PROPAGATE: Flags = Flags(1 << 14);
 
     /// True when every bit of `other` is set.
     #[inline]
@@ -170,27 +171,74 @@ fn families() -> Vec<&'static [CommandSpec]> {
         strings::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        crate::resp::conn::COMMANDS,
+        persist::COMMANDS,
         scripting::COMMANDS,
     ]
 }
 
-fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+/// The resolved command table: a name index plus a dense slot per command
+/// (for per-command statistics without hashing).
+///
+/// Invariant: `specs[slot_of(s)]` is `s` for every spec `lookup` returns;
+/// each family slice occupies the slots `base..base + len` in order.
+struct Table {
+    by_name: HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::RandomState>,
+    specs: Vec<&'static CommandSpec>,
+    /// (start address, length, first slot) of each family slice.
+    ranges: Vec<(usize, usize, usize)>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut t = Table {
+            by_name: HashMap::default(),
+            specs: Vec::new(),
+            ranges: Vec::new(),
+        };
         for fam in families() {
+            t.ranges
+                .push((fam.as_ptr() as usize, fam.len(), t.specs.len()));
             for spec in fam {
-                let prev = m.insert(spec.name.as_bytes(), spec);
+                let prev = t.by_name.insert(spec.name.as_bytes(), spec);
                 assert!(prev.is_none(), "command {} defined twice", spec.name);
+                t.specs.push(spec);
             }
         }
-        m
+        t
     })
 }
 
 /// Every command in the table.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
-    table().values().copied()
+    table().specs.iter().copied()
+}
+
+/// Number of commands in the table (slots are `0..count()`).
+pub fn count() -> usize {
+    table().specs.len()
+}
+
+/// The dense slot of a spec returned by `lookup` (`None` for a spec that
+/// is not in the table).
+#[inline]
+pub fn slot_of(spec: &CommandSpec) -> Option<usize> {
+    let addr = spec as *const CommandSpec as usize;
+    let size = std::mem::size_of::<CommandSpec>();
+    table()
+        .ranges
+        .iter()
+        .find(|(start, len, _)| addr >= *start && addr < start + len * size)
+        .map(|(start, _, base)| base + (addr - start) / size)
+}
+
+/// The spec in `slot`.
+pub fn by_slot(slot: usize) -> Option<&'static CommandSpec> {
+    table().specs.get(slot).copied()
 }
 
 /// Looks a command up by name, in any case.
@@ -203,7 +251,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    table().get(&*lower).copied()
+    table().by_name.get(&*lower).copied()
 }
 
 /// Reads `NX`/`XX`-style flag arguments: helpers shared by families.

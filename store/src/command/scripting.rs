@@ -9,9 +9,10 @@ use crate::reply::Reply;
 use crate::script::{self, functions};
 use crate::util::eq_ic;
 
-/// Script runners: refused inside scripts, may run long (dirty scheduler),
-/// and never propagated themselves (their effects are, see `crate::script`).
-const RUN: Flags = Flags::NOSCRIPT.or(Flags::SLOW).or(Flags::NO_PROPAGATE);
+/// Script runners: refused inside scripts and may run long (dirty
+/// scheduler). They are never logged themselves: `persist` lists them as
+/// containers, and the commands a script runs are logged as its effects.
+const RUN: Flags = Flags::NOSCRIPT.or(Flags::SLOW);
 const ADMIN: Flags = Flags::NOSCRIPT.or(Flags::SLOW);
 
 /// The scripting family's table.

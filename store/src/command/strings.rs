@@ -75,7 +75,11 @@ pub fn store(ctx: &mut Ctx<'_>, key: &[u8], value: Value, keepttl: bool) -> usiz
             }
             pos
         }
-        None => ctx.db().insert_new(key, value, stamp),
+        None => {
+            let pos = ctx.db().insert_new(key, value, stamp);
+            ctx.notify('n', "new", key);
+            pos
+        }
     };
     ctx.signal_modified(db, key);
     ctx.dirty(1);
@@ -161,9 +165,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     } else {
         None
     };
-    let exists = ctx.lookup_write(key).is_some();
-    if (nx && exists) || (xx && !exists) {
-        return old.unwrap_or(Reply::Nil);
+    // Plain SET skips the existence check: `store` looks the key up anyway.
+    if nx || xx {
+        let exists = ctx.lookup_write(key).is_some();
+        if (nx && exists) || (xx && !exists) {
+            return old.unwrap_or(Reply::Nil);
+        }
     }
     let pos = store(
         ctx,
@@ -171,6 +178,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Value::Str(Sso::new(argv[2])),
         expiry == Expiry::Keep,
     );
+    ctx.notify('$', "set", key);
     if let Expiry::At(at) = expiry {
         apply_expire(ctx, pos, at);
     }
@@ -184,8 +192,11 @@ pub fn apply_expire(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
     if at <= ctx.now {
         let e = ctx.db().remove_at(pos);
         ctx.signal_modified(db, e.key.as_bytes());
+        ctx.notify('g', "del", e.key.as_bytes());
     } else {
         ctx.db().set_expire(pos, at);
+        let key = ctx.db().at(pos).key.clone();
+        ctx.notify('g', "expire", key.as_bytes());
     }
 }
 
@@ -194,6 +205,7 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return Reply::Int(0);
     }
     store(ctx, argv[1], Value::Str(Sso::new(argv[2])), false);
+    ctx.notify('$', "set", argv[1]);
     Reply::Int(1)
 }
 
@@ -203,6 +215,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: &str, name: &str) -> R
         Err(e) => return e,
     };
     let pos = store(ctx, argv[1], Value::Str(Sso::new(argv[3])), false);
+    ctx.notify('$', "set", argv[1]);
     apply_expire(ctx, pos, at);
     Reply::ok()
 }
@@ -221,6 +234,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     store(ctx, argv[1], Value::Str(Sso::new(argv[2])), false);
+    ctx.notify('$', "set", argv[1]);
     old
 }
 
@@ -232,25 +246,27 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     };
     let db = ctx.db_index();
     ctx.delete_in(db, argv[1]);
+    ctx.notify('g', "del", argv[1]);
     ctx.dirty(1);
     old
 }
 
 fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
-    let mut expiry = Expiry::None;
+    // Redis checks the option syntax, then the key and its type, and only
+    // then the expire time.
+    let mut persist = false;
+    let mut expire_arg: Option<(&[u8], &[u8])> = None;
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];
-        if eq_ic(a, "persist") && expiry == Expiry::None {
-            expiry = Expiry::Persist;
+        let free = !persist && expire_arg.is_none();
+        if eq_ic(a, "persist") && free {
+            persist = true;
         } else if (eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"))
-            && expiry == Expiry::None
+            && free
             && i + 1 < argv.len()
         {
-            match parse_expiry(ctx, a, argv[i + 1], "getex") {
-                Ok(at) => expiry = Expiry::At(at),
-                Err(e) => return e,
-            }
+            expire_arg = Some((a, argv[i + 1]));
             i += 1;
         } else {
             return Reply::err(errors::SYNTAX);
@@ -264,6 +280,14 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Value::Str(s) => str_reply(s),
         _ => return wrongtype(),
     };
+    let expiry = match expire_arg {
+        Some((opt, val)) => match parse_expiry(ctx, opt, val, "getex") {
+            Ok(at) => Expiry::At(at),
+            Err(e) => return e,
+        },
+        None if persist => Expiry::Persist,
+        None => Expiry::None,
+    };
     let db = ctx.db_index();
     match expiry {
         Expiry::At(at) => {
@@ -274,6 +298,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Expiry::Persist if ctx.db().at(pos).expire_at != 0 => {
             ctx.db().set_expire(pos, 0);
             ctx.signal_modified(db, argv[1]);
+            ctx.notify('g', "persist", argv[1]);
             ctx.dirty(1);
         }
         _ => {}
@@ -298,6 +323,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     for kv in argv[1..].chunks(2) {
         store(ctx, kv[0], Value::Str(Sso::new(kv[1])), false);
+        ctx.notify('$', "set", kv[0]);
     }
     Reply::ok()
 }
@@ -314,6 +340,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     for kv in argv[1..].chunks(2) {
         store(ctx, kv[0], Value::Str(Sso::new(kv[1])), false);
+        ctx.notify('$', "set", kv[0]);
     }
     Reply::Int(1)
 }
@@ -323,6 +350,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 fn modify_str<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
+    event: &str,
     f: impl FnOnce(&mut Vec<u8>, bool) -> Result<R, Reply>,
 ) -> Result<R, Reply> {
     let db = ctx.db_index();
@@ -334,7 +362,9 @@ fn modify_str<R>(
             let r = f(&mut v, false)?;
             ctx.db()
                 .insert_new(key, Value::Str(Sso::from_vec(v)), stamp);
+            ctx.notify('n', "new", key);
             ctx.signal_modified(db, key);
+            ctx.notify('$', event, key);
             ctx.dirty(1);
             return Ok(r);
         }
@@ -346,6 +376,7 @@ fn modify_str<R>(
     e.lru = stamp;
     let r = s.modify(|v| f(v, true))?;
     ctx.signal_modified(db, key);
+    ctx.notify('$', event, key);
     ctx.dirty(1);
     Ok(r)
 }
@@ -362,7 +393,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             _ => return wrongtype(),
         }
     }
-    match modify_str(ctx, argv[1], |v, _| {
+    match modify_str(ctx, argv[1], "append", |v, _| {
         v.extend_from_slice(add);
         Ok(v.len())
     }) {
@@ -434,7 +465,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return Reply::err(errors::STRING_TOO_LONG);
     }
     let off = offset as usize;
-    match modify_str(ctx, argv[1], |v, _| {
+    match modify_str(ctx, argv[1], "setrange", |v, _| {
         if v.len() < off + val.len() {
             v.resize(off + val.len(), 0);
         }
@@ -447,7 +478,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 }
 
 fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64, decr: bool) -> Reply {
-    let r = modify_str(ctx, key, |v, existed| {
+    let r = modify_str(ctx, key, "incrby", |v, existed| {
         let cur = if !existed {
             0
         } else {
@@ -494,11 +525,21 @@ fn decrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    // Redis checks the key's type, then the stored value, then the increment.
+    if let Some(pos) = ctx.lookup_write(argv[1]) {
+        match &ctx.db().at(pos).value {
+            Value::Str(s) if parse_f64(s.as_bytes()).is_none() => {
+                return Reply::err(errors::NOT_FLOAT)
+            }
+            Value::Str(_) => {}
+            _ => return wrongtype(),
+        }
+    }
     let by = match arg_f64(argv[2]) {
         Ok(b) => b,
         Err(e) => return e,
     };
-    let r = modify_str(ctx, argv[1], |v, existed| {
+    let r = modify_str(ctx, argv[1], "incrbyfloat", |v, existed| {
         let cur = if !existed {
             0.0
         } else {

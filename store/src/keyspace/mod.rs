@@ -132,7 +132,7 @@ impl Db {
         pos
     }
 
-    /// Removes the entry at `pos` and returns it.
+    /// Removes the entry at `pos` and returns it (with its `expire_at`).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         let h = self.hash(self.entries[pos].key.as_bytes());
         match self.index.find_entry(h, |&p| p as usize == pos) {
@@ -141,6 +141,7 @@ impl Db {
             }
             Err(_) => unreachable!("index lost position {pos}"),
         }
+        let expire_at = self.entries[pos].expire_at;
         self.set_expire(pos, 0);
         let last = self.entries.len() - 1;
         if pos != last {
@@ -153,7 +154,9 @@ impl Db {
                 self.volatile[vp as usize] = pos as u32;
             }
         }
-        let e = self.entries.swap_remove(pos);
+        let mut e = self.entries.swap_remove(pos);
+        // The returned entry keeps its expiry (it is out of `volatile`).
+        e.expire_at = expire_at;
         self.maybe_shrink();
         e
     }
@@ -189,6 +192,26 @@ impl Db {
             }
             _ => {}
         }
+    }
+
+    /// The positions of every entry with an expiry, in no particular order.
+    pub fn volatile_positions(&self) -> &[u32] {
+        &self.volatile
+    }
+
+    /// The positions of entries that have expired at `now`, highest first,
+    /// so that removing them in this order with `remove_at` never moves one
+    /// still to be removed (removal only moves the last entry, which is above
+    /// every position left to remove).
+    pub fn expired_positions(&self, now: u64) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .volatile
+            .iter()
+            .map(|&p| p as usize)
+            .filter(|&p| self.entries[p].is_expired(now))
+            .collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out
     }
 
     /// A uniformly random position, if any.

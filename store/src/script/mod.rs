@@ -23,12 +23,11 @@
 //!
 //! # Effects replication
 //! Commands a script runs go through the normal dispatcher (`Ctx::call`),
-//! which propagates each command that changed the dataset. While a script
-//! runs, those effects are captured here instead ([`capture_effect`]) and
-//! handed to `persist::propagate` when the script ends, wrapped in
-//! MULTI/EXEC when there are several, as Redis 7.0 does. The EVAL/FCALL
-//! command itself carries [`Flags::NO_PROPAGATE`] and is never logged, so log
-//! replay does not depend on Lua at all.
+//! which propagates each command that changed the dataset, as its effect.
+//! The runner opens a `persist` group around the script, so the effects are
+//! logged as one MULTI ... EXEC unit, as Redis 7.0 does. EVAL/FCALL
+//! themselves are never logged (`persist` treats them as containers), so
+//! log replay does not depend on Lua at all.
 
 pub mod bridge;
 pub mod functions;
@@ -334,13 +333,6 @@ struct CachedScript {
     flags: Option<ScriptFlags>,
 }
 
-/// One captured write effect of a running script.
-struct Effect {
-    db: usize,
-    spec: &'static CommandSpec,
-    argv: Vec<Vec<u8>>,
-}
-
 /// Cached scripts, loaded function libraries and the two Lua VMs.
 ///
 /// Invariant: the VMs are only touched under the engine lock (they live in
@@ -351,15 +343,13 @@ pub struct Scripts {
     cache: HashMap<String, CachedScript>,
     /// Function libraries (FUNCTION LOAD).
     pub(crate) functions: functions::Registry,
-    capturing: bool,
-    effects: Vec<Effect>,
+    running: bool,
 }
 
 impl Scripts {
-    /// True while a script or function runs (its write effects are being
-    /// captured for propagation).
+    /// True while a script or function runs.
     pub fn running(&self) -> bool {
-        self.capturing
+        self.running
     }
 
     /// Number of cached EVAL scripts (INFO `number_of_cached_scripts`).
@@ -376,56 +366,6 @@ impl Scripts {
     pub fn flush(&mut self) {
         self.cache.clear();
         self.eval_vm = None;
-    }
-}
-
-/// Called by `Ctx::call` for every command that changed the dataset: while
-/// a script runs, records the command as an effect of the script and
-/// returns true (the caller then does not propagate it yet).
-pub fn capture_effect(
-    st: &mut State,
-    db: usize,
-    spec: &'static CommandSpec,
-    argv: &[&[u8]],
-) -> bool {
-    if !st.scripts.capturing {
-        return false;
-    }
-    st.scripts.effects.push(Effect {
-        db,
-        spec,
-        argv: argv.iter().map(|a| a.to_vec()).collect(),
-    });
-    true
-}
-
-/// Hands the captured effects of the script that just ended to
-/// `persist::propagate`: one command as is, several wrapped in MULTI/EXEC
-/// (each in the database it ran in).
-fn flush_effects(ctx: &mut Ctx<'_>) {
-    let effects = std::mem::take(&mut ctx.st.scripts.effects);
-    if effects.is_empty() {
-        return;
-    }
-    let saved_db = ctx.session.db;
-    let wrap = effects.len() > 1;
-    let multi = crate::command::lookup(b"multi");
-    let exec = crate::command::lookup(b"exec");
-    if wrap {
-        if let Some(m) = multi {
-            crate::persist::propagate(ctx, m, &[b"MULTI"]);
-        }
-    }
-    for e in &effects {
-        ctx.session.db = e.db;
-        let argv: Vec<&[u8]> = e.argv.iter().map(|a| a.as_slice()).collect();
-        crate::persist::propagate(ctx, e.spec, &argv);
-    }
-    ctx.session.db = saved_db;
-    if wrap {
-        if let Some(x) = exec {
-            crate::persist::propagate(ctx, x, &[b"EXEC"]);
-        }
     }
 }
 
@@ -595,19 +535,18 @@ pub(crate) fn execute(
     let saved_db = ctx.session.db;
     let saved_resp = ctx.session.resp;
     let saved_no_block = ctx.session.no_block;
-    let was_capturing = ctx.st.scripts.capturing;
     ctx.session.no_block = true;
-    ctx.st.scripts.capturing = true;
+    ctx.st.scripts.running = true;
+    // The script's write effects are logged as one MULTI ... EXEC unit.
+    crate::persist::begin_group(ctx);
 
     let outcome = vm.call(ctx, &mut run, func, fargs, &busy);
 
     ctx.session.db = saved_db;
+    crate::persist::end_group(ctx);
     ctx.session.resp = saved_resp;
     ctx.session.no_block = saved_no_block;
-    ctx.st.scripts.capturing = was_capturing;
-    if !was_capturing {
-        flush_effects(ctx);
-    }
+    ctx.st.scripts.running = false;
     match outcome {
         Ok(reply) => reply,
         Err(e) => Reply::err(format!("ERR Error running script {}: {e}", run.name)),

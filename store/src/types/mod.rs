@@ -3,6 +3,7 @@
 //! A `Value` is 24 bytes. Strings of up to 22 bytes are stored inline; every
 //! collection is boxed, so an entry stays small whatever it holds.
 
+pub mod dense;
 pub mod hash;
 pub mod list;
 pub mod set;

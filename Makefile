@@ -1,0 +1,54 @@
+# Ferrite Embedded: `make demo` runs the tour, `make test` runs every check.
+# Both install what is missing first (Debian 12, as root).
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
+
+APT_PACKAGES := elixir erlang-dev erlang-nox redis-server redis-tools \
+	erlang-redis-client erlang-proper erlang-poolboy
+
+.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-engine clean
+
+all: compile
+
+# Idempotent: apt runs only when a package is missing.
+setup:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+	@command -v cargo >/dev/null || { \
+	  echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+compile: setup
+	mix compile
+
+demo: setup
+	mix run examples/tour.exs
+
+test: setup test-rust test-elixir
+
+test-rust:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test -p ferrite-store
+
+test-elixir:
+	mix format --check-formatted
+	MIX_ENV=test mix compile --warnings-as-errors
+	mix test --warnings-as-errors
+
+# Benchmarks (not part of `make test`). KV_N sets the operations per run.
+bench-kv: setup
+	MIX_ENV=prod mix run benches/kv.exs
+
+bench-engine:
+	cargo bench -p ferrite-store --bench engine
+
+clean:
+	mix clean
+	cargo clean

@@ -1,0 +1,204 @@
+# GET/SET cost: Ferrite embedded vs ETS vs eredis (redis-server on loopback).
+#
+#   make bench-kv                       # MIX_ENV=prod mix run benches/kv.exs
+#   KV_N=20000 KV_RUNS=3 make bench-kv  # a small smoke run
+#
+# KV_N operations per run (eredis does KV_N / 50), KV_RUNS runs, median
+# reported. Keys are 10 bytes; values 16 B and 1 KiB. The bench starts its
+# own redis-server on a free loopback port and stops it by its pid.
+# While the Ferrite runs go, :erlang.system_monitor watches for long
+# schedules (> 1 ms) and the bench prints how many it saw.
+
+defmodule KV.Bench do
+  @keys 1024
+
+  def n, do: env_int("KV_N", 1_000_000)
+  def runs, do: env_int("KV_RUNS", 7)
+
+  defp env_int(name, default) do
+    case System.get_env(name) do
+      nil -> default
+      s -> String.to_integer(s)
+    end
+  end
+
+  def keys do
+    for i <- 0..(@keys - 1), do: "key:" <> String.pad_leading(Integer.to_string(i), 6, "0")
+  end
+
+  # ns per operation of `fun.(key)` over `n` calls, cycling through `keys`.
+  def time(keys, n, fun) do
+    keys = List.to_tuple(keys)
+    loop(keys, 0, 0, fun)
+    t0 = System.monotonic_time(:nanosecond)
+    loop(keys, 0, n, fun)
+    (System.monotonic_time(:nanosecond) - t0) / n
+  end
+
+  defp loop(_keys, _i, 0, _fun), do: :ok
+
+  defp loop(keys, i, left, fun) do
+    fun.(elem(keys, i))
+    loop(keys, if(i == @keys - 1, do: 0, else: i + 1), left - 1, fun)
+  end
+
+  def median(samples) do
+    sorted = Enum.sort(samples)
+    Enum.at(sorted, div(length(sorted), 2))
+  end
+
+  def measure(keys, n, fun) do
+    median(for _ <- 1..runs(), do: time(keys, n, fun))
+  end
+
+  # redis-server on a free loopback port, stopped by pid.
+  def start_redis do
+    {:ok, sock} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
+    {:ok, port} = :inet.port(sock)
+    :gen_tcp.close(sock)
+    pidfile = Path.join(System.tmp_dir!(), "ferrite-kv-bench-#{port}.pid")
+    File.rm(pidfile)
+
+    {_, 0} =
+      System.cmd("redis-server", [
+        "--port",
+        "#{port}",
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        pidfile
+      ])
+
+    pid = wait_pidfile(pidfile, 100)
+    {port, pid, pidfile}
+  end
+
+  defp wait_pidfile(_pidfile, 0), do: raise("redis-server did not start")
+
+  defp wait_pidfile(pidfile, tries) do
+    case File.read(pidfile) do
+      {:ok, s} when s != "" ->
+        String.trim(s)
+
+      _ ->
+        Process.sleep(50)
+        wait_pidfile(pidfile, tries - 1)
+    end
+  end
+
+  def stop_redis({_port, pid, pidfile}) do
+    System.cmd("kill", [pid])
+    File.rm(pidfile)
+  end
+
+  def connect_eredis(port, tries \\ 50) do
+    case :eredis.start_link(~c"127.0.0.1", port) do
+      {:ok, c} ->
+        c
+
+      _ when tries > 0 ->
+        Process.sleep(50)
+        connect_eredis(port, tries - 1)
+    end
+  end
+
+  def drain_long_schedules(acc \\ []) do
+    receive do
+      {:monitor, _pid, :long_schedule, info} -> drain_long_schedules([info | acc])
+    after
+      0 -> Enum.reverse(acc)
+    end
+  end
+
+  def fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 1)
+end
+
+n = KV.Bench.n()
+keys = KV.Bench.keys()
+values = [{"16 B", String.duplicate("v", 16)}, {"1 KiB", String.duplicate("v", 1024)}]
+
+IO.puts("kv bench: #{n} ops per run, #{KV.Bench.runs()} runs (median), 10 B keys")
+
+{:ok, conn} = Ferrite.start_link(embedded: true)
+ets = :ets.new(:kv_bench, [:set, :public])
+redis = KV.Bench.start_redis()
+{port, _, _} = redis
+eredis = KV.Bench.connect_eredis(port)
+n_eredis = max(div(n, 50), 1000)
+
+rows =
+  try do
+    for {label, value} <- values do
+      for k <- keys do
+        :ok = Ferrite.set(conn, k, value)
+        true = :ets.insert(ets, {k, value})
+        {:ok, "OK"} = :eredis.q(eredis, ["SET", k, value])
+      end
+
+      :erlang.system_monitor(self(), [{:long_schedule, 1}])
+      f_get = KV.Bench.measure(keys, n, fn k -> {:ok, _} = Ferrite.get(conn, k) end)
+      f_set = KV.Bench.measure(keys, n, fn k -> :ok = Ferrite.set(conn, k, value) end)
+      :erlang.system_monitor(:undefined)
+      long = KV.Bench.drain_long_schedules()
+
+      e_get = KV.Bench.measure(keys, n, fn k -> [_] = :ets.lookup(ets, k) end)
+      e_set = KV.Bench.measure(keys, n, fn k -> true = :ets.insert(ets, {k, value}) end)
+
+      r_get =
+        KV.Bench.measure(keys, n_eredis, fn k -> {:ok, _} = :eredis.q(eredis, ["GET", k]) end)
+
+      r_set =
+        KV.Bench.measure(keys, n_eredis, fn k ->
+          {:ok, "OK"} = :eredis.q(eredis, ["SET", k, value])
+        end)
+
+      [
+        {"GET", label, f_get, e_get, r_get, long},
+        {"SET", label, f_set, e_set, r_set, []}
+      ]
+    end
+  after
+    KV.Bench.stop_redis(redis)
+  end
+
+rows = List.flatten(rows)
+
+header =
+  String.pad_trailing("op", 5) <>
+    String.pad_trailing("value", 7) <>
+    String.pad_leading("ferrite ns", 12) <>
+    String.pad_leading("ets ns", 10) <>
+    String.pad_leading("eredis ns", 12) <>
+    String.pad_leading("ferrite/ets", 13) <>
+    String.pad_leading("eredis/ferrite", 16)
+
+IO.puts(header)
+
+for {op, label, f, e, r, _} <- rows do
+  IO.puts(
+    String.pad_trailing(op, 5) <>
+      String.pad_trailing(label, 7) <>
+      String.pad_leading(KV.Bench.fmt(f), 12) <>
+      String.pad_leading(KV.Bench.fmt(e), 10) <>
+      String.pad_leading(KV.Bench.fmt(r), 12) <>
+      String.pad_leading(KV.Bench.fmt(f / e) <> "x", 13) <>
+      String.pad_leading(KV.Bench.fmt(r / f) <> "x", 16)
+  )
+end
+
+long = Enum.flat_map(rows, fn {_, _, _, _, _, l} -> l end)
+nif_long = Enum.filter(long, fn info -> inspect(info) =~ "Ferrite.Native" end)
+
+IO.puts(
+  "long schedules (> 1 ms) during Ferrite runs: #{length(long)}, in Ferrite.Native: #{length(nif_long)}"
+)
+
+for info <- Enum.take(long, 5), do: IO.puts("  " <> inspect(info))
+IO.puts("goals: GET <= 1.25x ETS, SET <= 1.5x ETS, eredis/ferrite >= 300x")
+Ferrite.stop(conn)

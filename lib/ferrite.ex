@@ -1,0 +1,166 @@
+defmodule Ferrite do
+  @moduledoc """
+  Ferrite: a Redis-compatible engine, embedded in the BEAM or remote.
+
+      {:ok, conn} = Ferrite.start_link(embedded: true)
+      :ok = Ferrite.set(conn, "greeting", "hello")
+      {:ok, "hello"} = Ferrite.get(conn, "greeting")
+      {:ok, ["OK", "hello"]} = Ferrite.pipeline(conn, [["SET", "a", 1], ["GET", "greeting"]])
+
+  ## Backends
+
+  `start_link(embedded: ...)` runs the engine in this VM (`Ferrite.Embedded`);
+  `start_link(host: ..., port: ...)` talks RESP to a server
+  (`Ferrite.Remote`). Every other function is the same for both: typed
+  functions build an argument vector and call `command/2`, which dispatches
+  on the conn.
+
+  ## Return shapes
+
+  * `command/2` and `pipeline/2` return the server's replies unchanged, in
+    RESP2 shapes: status replies such as `"OK"` are binaries, nil is `nil`.
+  * Typed functions follow one rule: a reply that is the status `OK`
+    becomes `:ok`; any other reply `r` becomes `{:ok, r}`. So
+    `set/4` returns `:ok`, or `{:ok, nil}` when `nx:`/`xx:` stopped it, or
+    `{:ok, old}` with `get: true`.
+  * Errors are `{:error, exception}`: `Ferrite.ResponseError` for an error
+    reply (Redis's text), `Ferrite.ConnectionError` for a closed or unknown
+    conn, `Ferrite.TimeoutError` when a call times out.
+
+  ## Arguments
+
+  Arguments may be binaries, integers, floats, atoms or iodata; they are
+  sent as binaries (`Ferrite.Args`).
+  """
+
+  alias Ferrite.{Commands, Embedded, Native}
+
+  @typedoc "A conn: the pid `start_link/1` returned, or its registered name."
+  @type conn :: pid() | atom()
+
+  @typedoc "A command argument (see `Ferrite.Args`)."
+  @type arg :: Ferrite.Args.arg()
+
+  @typedoc "A key."
+  @type key :: binary() | atom() | integer()
+
+  @typedoc "The error half of every result."
+  @type error ::
+          {:error,
+           Ferrite.ResponseError.t() | Ferrite.ConnectionError.t() | Ferrite.TimeoutError.t()}
+
+  @doc """
+  Starts a conn and returns `{:ok, pid}`.
+
+  * `embedded: true` or `embedded: [name: store]`: the embedded engine (see
+    `Ferrite.Embedded`).
+  * otherwise a remote conn (`host:`, `port:`, ...; see `Ferrite.Remote`).
+
+  Common options: `name:` registers the conn, `database:` selects the db.
+  """
+  @spec start_link(keyword()) :: GenServer.on_start()
+  def start_link(opts \\ []) when is_list(opts) do
+    if Keyword.has_key?(opts, :embedded) and opts[:embedded] not in [nil, false] do
+      Embedded.start_link(opts)
+    else
+      Ferrite.Remote.start_link(opts)
+    end
+  end
+
+  @doc "A child spec, so that a conn can sit in a supervision tree."
+  @spec child_spec(keyword()) :: Supervisor.child_spec()
+  def child_spec(opts) do
+    %{
+      id: Keyword.get(opts, :name, __MODULE__),
+      start: {__MODULE__, :start_link, [opts]},
+      type: :worker
+    }
+  end
+
+  @doc "Stops a conn. An embedded private database is freed with it."
+  @spec stop(conn(), term(), timeout()) :: :ok
+  def stop(conn, reason \\ :normal, timeout \\ :infinity) do
+    GenServer.stop(conn, reason, timeout)
+  end
+
+  @doc """
+  Runs one command, given as a list of arguments, and returns the reply
+  unchanged: `{:ok, reply}` or `{:error, exception}`.
+
+      {:ok, "OK"} = Ferrite.command(conn, ["SET", "k", "v"])
+      {:ok, "v"} = Ferrite.command(conn, ["GET", "k"])
+  """
+  @spec command(conn(), [arg()]) :: {:ok, term()} | error()
+  def command(conn, argv) do
+    case Native.command(conn, argv) do
+      {:ok, _} = ok -> ok
+      {:error, _} = err -> err
+      other -> Embedded.continue_command(other, conn, argv)
+    end
+  end
+
+  @doc "Like `command/2`, but returns the reply or raises the error."
+  @spec command!(conn(), [arg()]) :: term()
+  def command!(conn, argv) do
+    case command(conn, argv) do
+      {:ok, reply} -> reply
+      {:error, e} -> raise e
+    end
+  end
+
+  @doc """
+  Runs several commands in one call and returns `{:ok, replies}`, one reply
+  per command, in order. An error reply appears in the list as a
+  `Ferrite.ResponseError` struct; the pipeline goes on after it.
+  """
+  @spec pipeline(conn(), [[arg()]]) :: {:ok, [term()]} | error()
+  def pipeline(conn, cmds) do
+    case Native.pipeline(conn, cmds) do
+      {:ok, _} = ok -> ok
+      other -> Embedded.continue_pipeline(other, conn, cmds)
+    end
+  end
+
+  @doc "Like `pipeline/2`, but returns the replies or raises."
+  @spec pipeline!(conn(), [[arg()]]) :: [term()]
+  def pipeline!(conn, cmds) do
+    case pipeline(conn, cmds) do
+      {:ok, replies} -> replies
+      {:error, e} -> raise e
+    end
+  end
+
+  # Strings
+  defdelegate get(conn, key), to: Commands.Strings
+  defdelegate set(conn, key, value, opts \\ []), to: Commands.Strings
+  defdelegate setnx(conn, key, value), to: Commands.Strings
+  defdelegate setex(conn, key, seconds, value), to: Commands.Strings
+  defdelegate psetex(conn, key, ms, value), to: Commands.Strings
+  defdelegate getset(conn, key, value), to: Commands.Strings
+  defdelegate getdel(conn, key), to: Commands.Strings
+  defdelegate strlen(conn, key), to: Commands.Strings
+  defdelegate append(conn, key, value), to: Commands.Strings
+  defdelegate getrange(conn, key, start, stop), to: Commands.Strings
+  defdelegate setrange(conn, key, offset, value), to: Commands.Strings
+  defdelegate incr(conn, key), to: Commands.Strings
+  defdelegate incrby(conn, key, n), to: Commands.Strings
+  defdelegate incrbyfloat(conn, key, n), to: Commands.Strings
+  defdelegate decr(conn, key), to: Commands.Strings
+  defdelegate decrby(conn, key, n), to: Commands.Strings
+  defdelegate mset(conn, pairs), to: Commands.Strings
+  defdelegate msetnx(conn, pairs), to: Commands.Strings
+  defdelegate mget(conn, keys), to: Commands.Strings
+
+  # Keys
+  defdelegate del(conn, keys), to: Commands.Keys
+  defdelegate exists(conn, keys), to: Commands.Keys
+  defdelegate expire(conn, key, seconds, opts \\ []), to: Commands.Keys
+  defdelegate pexpire(conn, key, ms, opts \\ []), to: Commands.Keys
+  defdelegate ttl(conn, key), to: Commands.Keys
+  defdelegate pttl(conn, key), to: Commands.Keys
+  defdelegate persist(conn, key), to: Commands.Keys
+  defdelegate type(conn, key), to: Commands.Keys
+  defdelegate keys(conn, pattern \\ "*"), to: Commands.Keys
+  defdelegate flushdb(conn), to: Commands.Keys
+  defdelegate dbsize(conn), to: Commands.Keys
+end

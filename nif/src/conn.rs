@@ -1,0 +1,218 @@
+//! Handles: a conn is one client session on one engine, owned by one BEAM
+//! process (the conn process that `Ferrite.start_link` starts).
+//!
+//! Three ways lead to a conn, all cheap:
+//! - the `ConnRes` resource itself (`conn_ref`);
+//! - the owner's pid, through the process-wide [`registry`] (a sharded map
+//!   from pid to conn), so that `Ferrite.get(pid, key)` needs no lookup on
+//!   the Elixir side;
+//! - a registered name, resolved with `enif_whereis_pid`, then the registry.
+//!
+//! Invariants:
+//! - A conn is in the registry exactly while it is open. `close` (explicit,
+//!   owner down, or resource destructor) removes it first, then releases
+//!   the engine; later calls see `:noconn` or `closed`, never freed memory.
+//! - A named store's engine lives in [`STORES`] while at least one open conn
+//!   uses it; the last `close` removes it and closes the engine, which frees
+//!   its data even if a stray reference remains.
+//! - Lock order: a conn's session lock, then the engine lock. Nothing takes
+//!   them in the other order.
+
+use crate::sink::PidSink;
+use ferrite_store::{Engine, Session};
+use parking_lot::{Mutex, RwLock};
+use rustler::{Env, LocalPid, Monitor, Resource};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// One client session on one engine.
+pub struct Conn {
+    /// The engine (private, or shared by name).
+    pub engine: Arc<Engine>,
+    /// The session: selected db, and later MULTI/WATCH/subscription state.
+    pub session: Mutex<Session>,
+    /// Where out-of-band messages for this session go.
+    pub sink: Arc<PidSink>,
+    /// The owner pid's registry key.
+    owner_key: u64,
+    /// The named store this conn joined, if any.
+    store: Option<Vec<u8>>,
+    closed: AtomicBool,
+}
+
+impl Conn {
+    /// True once closed.
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the conn: unregisters it, and releases its engine (closing a
+    /// private engine, or a named one whose last conn this was). Idempotent.
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        registry_remove(self.owner_key, self);
+        self.sink.close();
+        match &self.store {
+            None => self.engine.close(),
+            Some(name) => release_store(name),
+        }
+    }
+}
+
+/// The resource Elixir holds: the conn process keeps it for its lifetime.
+pub struct ConnRes(pub Arc<Conn>);
+
+#[rustler::resource_impl]
+impl Resource for ConnRes {
+    fn down<'a>(&'a self, env: Env<'a>, _pid: LocalPid, _monitor: Monitor) {
+        let _guard = crate::sink::CallerEnv::enter(env);
+        self.0.close();
+    }
+
+    fn destructor(self, env: Env<'_>) {
+        let _guard = crate::sink::CallerEnv::enter(env);
+        self.0.close();
+    }
+}
+
+/// Bytes of a stored value handed out as a resource binary (no copy).
+pub struct SharedBytes(pub Arc<Vec<u8>>);
+
+#[rustler::resource_impl]
+impl Resource for SharedBytes {}
+
+type Fx = foldhash::fast::FixedState;
+type Shard = RwLock<HashMap<u64, Arc<Conn>, Fx>>;
+const SHARDS: usize = 32;
+
+fn shards() -> &'static [Shard; SHARDS] {
+    static REG: OnceLock<[Shard; SHARDS]> = OnceLock::new();
+    REG.get_or_init(|| std::array::from_fn(|_| RwLock::new(HashMap::default())))
+}
+
+#[inline]
+fn shard(key: u64) -> &'static Shard {
+    // Pid terms differ in their high bits; fold them down.
+    let h = (key ^ (key >> 17) ^ (key >> 31)) as usize;
+    &shards()[h % SHARDS]
+}
+
+/// The registry key of a pid: its term, which is unique while it lives.
+#[inline]
+pub fn pid_key(pid: &LocalPid) -> u64 {
+    const _: () = assert!(std::mem::size_of::<rustler::sys::ErlNifPid>() == 8);
+    // SAFETY: `ErlNifPid` is a `repr(C)` wrapper of one term word.
+    unsafe { std::mem::transmute_copy::<rustler::sys::ErlNifPid, u64>(pid.as_c_arg()) }
+}
+
+/// Looks up the open conn owned by the pid with key `key`.
+#[inline]
+pub fn registry_get(key: u64) -> Option<Arc<Conn>> {
+    shard(key).read().get(&key).cloned()
+}
+
+fn registry_insert(key: u64, conn: Arc<Conn>) -> Result<(), String> {
+    let mut map = shard(key).write();
+    if map.contains_key(&key) {
+        return Err("ERR this process already owns an embedded conn".into());
+    }
+    map.insert(key, conn);
+    Ok(())
+}
+
+fn registry_remove(key: u64, conn: &Conn) {
+    let mut map = shard(key).write();
+    if map
+        .get(&key)
+        .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), conn))
+    {
+        map.remove(&key);
+    }
+}
+
+struct Store {
+    engine: Arc<Engine>,
+    conns: usize,
+}
+
+/// Named stores: several conns, one keyspace.
+static STORES: Mutex<Option<HashMap<Vec<u8>, Store>>> = Mutex::new(None);
+
+fn acquire_store(name: &[u8]) -> Arc<Engine> {
+    let mut guard = STORES.lock();
+    let stores = guard.get_or_insert_with(HashMap::new);
+    let entry = stores.entry(name.to_vec()).or_insert_with(|| Store {
+        engine: Engine::new(),
+        conns: 0,
+    });
+    entry.conns += 1;
+    entry.engine.clone()
+}
+
+fn release_store(name: &[u8]) {
+    let engine = {
+        let mut guard = STORES.lock();
+        let Some(stores) = guard.as_mut() else { return };
+        let Some(entry) = stores.get_mut(name) else {
+            return;
+        };
+        entry.conns -= 1;
+        if entry.conns > 0 {
+            return;
+        }
+        stores.remove(name).map(|s| s.engine)
+    };
+    // Close outside the registry lock: it takes the engine lock.
+    if let Some(engine) = engine {
+        engine.close();
+    }
+}
+
+/// Number of open conns on the named store `name` (0 when it is closed).
+pub fn store_conns(name: &[u8]) -> usize {
+    STORES
+        .lock()
+        .as_ref()
+        .and_then(|s| s.get(name))
+        .map_or(0, |s| s.conns)
+}
+
+/// Opens a conn for `owner` on a private engine (`store` None) or on the
+/// named store, with database `db` selected, and registers it under the
+/// owner's pid.
+pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn>, String> {
+    if db >= ferrite_store::engine::NUM_DBS {
+        return Err("ERR DB index is out of range".into());
+    }
+    let engine = match store {
+        None => Engine::new(),
+        Some(name) => acquire_store(name),
+    };
+    let sink = Arc::new(PidSink::new(owner));
+    let mut session = engine.session();
+    session.db = db;
+    session.sink = Some(sink.clone());
+    let key = pid_key(&owner);
+    let conn = Arc::new(Conn {
+        engine,
+        session: Mutex::new(session),
+        sink,
+        owner_key: key,
+        store: store.map(<[u8]>::to_vec),
+        closed: AtomicBool::new(false),
+    });
+    if let Err(e) = registry_insert(key, conn.clone()) {
+        // Undo the store reference without touching the registry.
+        conn.closed.store(true, Ordering::Release);
+        match store {
+            None => conn.engine.close(),
+            Some(name) => release_store(name),
+        }
+        return Err(e);
+    }
+    Ok(conn)
+}

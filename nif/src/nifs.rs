@@ -1,0 +1,387 @@
+//! The NIF functions of `Ferrite.Native`. See the crate docs for the table
+//! of NIFs, their replies and the scheduling rule.
+
+use crate::conn::{self, Conn, ConnRes};
+use crate::encode::{self, encode_reply, encode_result, error_tuple};
+use crate::sched::{self, MAX_NORMAL_ARGS, MAX_NORMAL_BYTES, MAX_NORMAL_PIPELINE};
+use crate::sink::CallerEnv;
+use ferrite_store::engine::State;
+use ferrite_store::{Reply, Session};
+use rustler::sys::{
+    enif_consume_timeslice, enif_get_list_cell, enif_get_local_pid, enif_inspect_binary,
+    enif_is_atom, enif_whereis_pid, ErlNifBinary, ErlNifPid, ErlNifTerm,
+};
+use rustler::{Encoder, Env, LocalPid, ResourceArc, Term};
+use std::mem::MaybeUninit;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+rustler::atoms! {
+    /// Marker: re-run on a dirty scheduler.
+    dirty,
+    /// Marker: an argument is not a binary.
+    convert,
+    /// Marker: no embedded conn by that pid or name.
+    noconn,
+    /// Marker: the conn was closed.
+    closed,
+    /// `{:blocked, token}`
+    blocked,
+}
+
+/// Resolves a pid, registered name or conn resource to its open conn.
+fn resolve(env: Env<'_>, term: Term<'_>) -> Option<Arc<Conn>> {
+    let mut pid = MaybeUninit::<ErlNifPid>::uninit();
+    // SAFETY: plain term inspection in the caller's env.
+    unsafe {
+        if enif_get_local_pid(env.as_c_arg(), term.as_c_arg(), pid.as_mut_ptr()) != 0 {
+            let pid = LocalPid::from_c_arg(pid.assume_init());
+            return conn::registry_get(conn::pid_key(&pid));
+        }
+        if enif_is_atom(env.as_c_arg(), term.as_c_arg()) != 0 {
+            if enif_whereis_pid(env.as_c_arg(), term.as_c_arg(), pid.as_mut_ptr()) == 0 {
+                return None;
+            }
+            let pid = LocalPid::from_c_arg(pid.assume_init());
+            return conn::registry_get(conn::pid_key(&pid));
+        }
+    }
+    term.decode::<ResourceArc<ConnRes>>()
+        .ok()
+        .map(|r| r.0.clone())
+}
+
+/// Arguments of one command, borrowed from the caller's binaries. Up to
+/// eight live on the stack.
+struct Argv<'a> {
+    inline: [&'a [u8]; 8],
+    len: usize,
+    spill: Vec<&'a [u8]>,
+    bytes: usize,
+}
+
+enum ArgvError {
+    /// Not a proper list, or an element is not a binary.
+    Convert,
+}
+
+impl<'a> Argv<'a> {
+    #[inline(always)]
+    fn decode(env: Env<'a>, list: Term<'a>) -> Result<Argv<'a>, ArgvError> {
+        let mut argv = Argv {
+            inline: [&[]; 8],
+            len: 0,
+            spill: Vec::new(),
+            bytes: 0,
+        };
+        let mut cell = list.as_c_arg();
+        let mut head: ErlNifTerm = ErlNifTerm::default();
+        let mut tail: ErlNifTerm = ErlNifTerm::default();
+        // SAFETY: list cells and binaries are inspected in `env`; the bytes
+        // stay valid for the NIF call, which `'a` stands for.
+        unsafe {
+            while enif_get_list_cell(env.as_c_arg(), cell, &mut head, &mut tail) != 0 {
+                let mut bin = MaybeUninit::<ErlNifBinary>::uninit();
+                if enif_inspect_binary(env.as_c_arg(), head, bin.as_mut_ptr()) == 0 {
+                    return Err(ArgvError::Convert);
+                }
+                let bin = bin.assume_init();
+                let bytes: &'a [u8] = if bin.size == 0 {
+                    &[]
+                } else {
+                    std::slice::from_raw_parts(bin.data, bin.size)
+                };
+                argv.push(bytes);
+                cell = tail;
+            }
+        }
+        // A proper list ends in [].
+        if !Term::is_empty_list(unsafe { Term::new(env, cell) }) {
+            return Err(ArgvError::Convert);
+        }
+        Ok(argv)
+    }
+
+    #[inline]
+    fn push(&mut self, b: &'a [u8]) {
+        self.bytes += b.len();
+        if self.len < self.inline.len() {
+            self.inline[self.len] = b;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(b);
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[&'a [u8]] {
+        if self.len <= self.inline.len() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+
+    /// The command's scheduling class (unknown and empty commands are
+    /// cheap: the engine refuses them at once).
+    #[inline]
+    fn class(&self) -> sched::Class {
+        match self.as_slice().first() {
+            Some(name) => sched::classify(name),
+            None => sched::classify(b""),
+        }
+    }
+
+    /// True when this command may run on a normal scheduler (locks aside).
+    #[inline]
+    fn normal_ok(&self) -> bool {
+        self.len <= MAX_NORMAL_ARGS && self.bytes <= MAX_NORMAL_BYTES && self.class().cheap
+    }
+}
+
+/// The outcome of one command.
+enum Outcome {
+    Reply(Reply),
+    Blocked(u64),
+}
+
+/// Runs one command with both locks held, catching panics.
+fn run_locked(
+    env: Env<'_>,
+    conn: &Conn,
+    st: &mut State,
+    sess: &mut Session,
+    argv: &Argv<'_>,
+) -> Outcome {
+    let args = argv.as_slice();
+    if argv.class().targets_caller {
+        conn.sink.set_target(env.pid());
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        conn.engine.execute_locked(st, sess, args)
+    }));
+    match result {
+        Ok(reply) => match sess.blocked.take() {
+            Some(token) => Outcome::Blocked(token),
+            None => Outcome::Reply(reply),
+        },
+        Err(panic) => Outcome::Reply(panic_reply(panic)),
+    }
+}
+
+fn panic_reply(panic: Box<dyn std::any::Any + Send>) -> Reply {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string());
+    Reply::err(format!("ERR internal error: {msg}"))
+}
+
+fn encode_outcome<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
+    match out {
+        Outcome::Reply(r) => encode_result(env, r),
+        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+    }
+}
+
+/// Elements of a pipeline's reply list: errors stay bare structs.
+fn encode_element<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
+    match out {
+        Outcome::Reply(r) => encode_reply(env, r),
+        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+    }
+}
+
+fn pipeline_result<'a>(env: Env<'a>, outs: &[Outcome]) -> Term<'a> {
+    let items: Vec<Term<'a>> = outs.iter().map(|o| encode_element(env, o)).collect();
+    (encode::ok(), items).encode(env)
+}
+
+#[rustler::nif]
+fn open<'a>(env: Env<'a>, owner: LocalPid, store: Term<'a>, db: i64) -> Term<'a> {
+    let name: Option<Vec<u8>> = if store.is_atom() {
+        None
+    } else {
+        match store.decode_as_binary() {
+            Ok(b) => Some(b.as_slice().to_vec()),
+            Err(_) => return error_tuple(env, "ERR store name must be a binary"),
+        }
+    };
+    if db < 0 {
+        return error_tuple(env, "ERR DB index is out of range");
+    }
+    let conn = match conn::open(owner, name.as_deref(), db as usize) {
+        Ok(c) => c,
+        Err(e) => return error_tuple(env, &e),
+    };
+    let res = ResourceArc::new(ConnRes(conn.clone()));
+    if res.monitor(Some(env), &owner).is_none() {
+        conn.close();
+        return error_tuple(env, "ERR owner process is not alive");
+    }
+    (encode::ok(), res).encode(env)
+}
+
+#[rustler::nif]
+fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
+    let _guard = CallerEnv::enter(env);
+    if let Some(c) = resolve(env, conn) {
+        c.close();
+    }
+    encode::ok().encode(env)
+}
+
+#[rustler::nif]
+fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    let Some(conn) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    let Ok(argv) = Argv::decode(env, argv) else {
+        return convert().encode(env);
+    };
+    if conn.is_closed() {
+        return closed().encode(env);
+    }
+    if !argv.normal_ok() {
+        return dirty().encode(env);
+    }
+    let Some(mut sess) = conn.session.try_lock() else {
+        return dirty().encode(env);
+    };
+    let Some(mut st) = conn.engine.try_lock() else {
+        return dirty().encode(env);
+    };
+    let _guard = CallerEnv::enter(env);
+    let out = run_locked(env, &conn, &mut st, &mut sess, &argv);
+    drop(st);
+    drop(sess);
+    encode_outcome(env, &out)
+}
+
+#[rustler::nif(schedule = "DirtyCpu")]
+fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    let Some(conn) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    let Ok(argv) = Argv::decode(env, argv) else {
+        return convert().encode(env);
+    };
+    if conn.is_closed() {
+        return closed().encode(env);
+    }
+    let _guard = CallerEnv::enter(env);
+    let mut sess = conn.session.lock();
+    // Not a plain lock(): while a Lua script runs past the busy limit this
+    // answers BUSY (or serves SCRIPT KILL) instead of waiting.
+    let mut st = match conn.engine.lock_for_command(argv.as_slice()) {
+        Ok(st) => st,
+        Err(reply) => return encode_outcome(env, &Outcome::Reply(reply)),
+    };
+    let out = run_locked(env, &conn, &mut st, &mut sess, &argv);
+    drop(st);
+    drop(sess);
+    encode_outcome(env, &out)
+}
+
+fn decode_pipeline<'a>(env: Env<'a>, cmds: Term<'a>) -> Result<Vec<Argv<'a>>, ArgvError> {
+    let mut out = Vec::new();
+    let mut cell = cmds.as_c_arg();
+    let mut head: ErlNifTerm = ErlNifTerm::default();
+    let mut tail: ErlNifTerm = ErlNifTerm::default();
+    // SAFETY: list cells are inspected in `env`.
+    unsafe {
+        while enif_get_list_cell(env.as_c_arg(), cell, &mut head, &mut tail) != 0 {
+            out.push(Argv::decode(env, Term::new(env, head))?);
+            cell = tail;
+        }
+        if !Term::new(env, cell).is_empty_list() {
+            return Err(ArgvError::Convert);
+        }
+    }
+    Ok(out)
+}
+
+#[rustler::nif]
+fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    let Some(conn) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    let Ok(cmds) = decode_pipeline(env, cmds) else {
+        return convert().encode(env);
+    };
+    if conn.is_closed() {
+        return closed().encode(env);
+    }
+    let bytes: usize = cmds.iter().map(|a| a.bytes).sum();
+    if cmds.len() > MAX_NORMAL_PIPELINE
+        || bytes > MAX_NORMAL_BYTES
+        || !cmds.iter().all(Argv::normal_ok)
+    {
+        return dirty().encode(env);
+    }
+    let Some(mut sess) = conn.session.try_lock() else {
+        return dirty().encode(env);
+    };
+    let Some(mut st) = conn.engine.try_lock() else {
+        return dirty().encode(env);
+    };
+    let _guard = CallerEnv::enter(env);
+    let outs: Vec<Outcome> = cmds
+        .iter()
+        .map(|a| run_locked(env, &conn, &mut st, &mut sess, a))
+        .collect();
+    drop(st);
+    drop(sess);
+    // About 1% of a timeslice per ten commands.
+    // SAFETY: called from the NIF's own env.
+    unsafe { enif_consume_timeslice(env.as_c_arg(), (cmds.len() / 10).clamp(1, 100) as i32) };
+    pipeline_result(env, &outs)
+}
+
+#[rustler::nif(schedule = "DirtyCpu")]
+fn pipeline_dirty<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    let Some(conn) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    let Ok(cmds) = decode_pipeline(env, cmds) else {
+        return convert().encode(env);
+    };
+    if conn.is_closed() {
+        return closed().encode(env);
+    }
+    let _guard = CallerEnv::enter(env);
+    let mut sess = conn.session.lock();
+    // The engine lock is taken per command, so a long pipeline lets other
+    // clients in between its commands, as Redis does.
+    let outs: Vec<Outcome> = cmds
+        .iter()
+        .map(|a| match conn.engine.lock_for_command(a.as_slice()) {
+            Ok(mut st) => run_locked(env, &conn, &mut st, &mut sess, a),
+            // A Lua script is past the busy limit: BUSY, without waiting.
+            Err(reply) => Outcome::Reply(reply),
+        })
+        .collect();
+    drop(sess);
+    pipeline_result(env, &outs)
+}
+
+#[rustler::nif]
+fn fast_forward<'a>(env: Env<'a>, conn: Term<'a>, ms: i64) -> Term<'a> {
+    match resolve(env, conn) {
+        Some(c) if !c.is_closed() => {
+            c.engine.fast_forward(ms);
+            encode::ok().encode(env)
+        }
+        Some(_) => closed().encode(env),
+        None => noconn().encode(env),
+    }
+}
+
+#[rustler::nif]
+fn store_conns(name: rustler::Binary) -> usize {
+    conn::store_conns(name.as_slice())
+}

@@ -1,0 +1,132 @@
+//! Out-of-band messages to a pid: the engine's [`Sink`] for the BEAM.
+//!
+//! The engine calls [`Sink::send`] from two kinds of threads:
+//! - a scheduler thread, inside some process's NIF call (a command that made
+//!   a key ready serves another client blocked on it). `enif_send` must
+//!   then be given *that caller's* env. [`CallerEnv::enter`] records it in a
+//!   thread-local for the duration of the call;
+//! - an engine thread (expiry, timers), which is not a scheduler thread:
+//!   `enif_send` gets no caller env.
+//!
+//! In both cases the message is built in a fresh process-independent env,
+//! which `enif_send` consumes.
+//!
+//! Message shapes:
+//! - `{:ferrite_reply, token, reply}` for [`Outgoing::Served`];
+//! - `{:ferrite_push, push}` for [`Outgoing::Push`].
+
+use crate::encode::encode_reply;
+use ferrite_store::{Outgoing, Sink};
+use parking_lot::Mutex;
+use rustler::sys::{enif_send, ErlNifEnv};
+use rustler::{Encoder, Env, LocalPid, OwnedEnv};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+rustler::atoms! {
+    /// Tag of a served blocking reply.
+    ferrite_reply,
+    /// Tag of a push message.
+    ferrite_push,
+}
+
+thread_local! {
+    static CALLER_ENV: Cell<*mut ErlNifEnv> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Records the calling process's env for the duration of a NIF call (or a
+/// resource callback), restoring the previous value when dropped.
+pub struct CallerEnv {
+    prev: *mut ErlNifEnv,
+}
+
+impl CallerEnv {
+    /// Enters `env` as the current caller env.
+    #[inline]
+    pub fn enter(env: Env<'_>) -> CallerEnv {
+        let prev = CALLER_ENV.with(|c| c.replace(env.as_c_arg()));
+        CallerEnv { prev }
+    }
+}
+
+impl Drop for CallerEnv {
+    #[inline]
+    fn drop(&mut self) {
+        CALLER_ENV.with(|c| c.set(self.prev));
+    }
+}
+
+fn on_scheduler_thread() -> bool {
+    // enif_thread_type: > 0 for normal and dirty schedulers.
+    unsafe { rustler::sys::enif_thread_type() > 0 }
+}
+
+/// A [`Sink`] that sends to a pid. The target pid can be changed: a
+/// blocking command or a subscription points it at the calling process.
+pub struct PidSink {
+    pid: Mutex<LocalPid>,
+    alive: AtomicBool,
+}
+
+impl PidSink {
+    /// A sink sending to `pid`.
+    pub fn new(pid: LocalPid) -> PidSink {
+        PidSink {
+            pid: Mutex::new(pid),
+            alive: AtomicBool::new(true),
+        }
+    }
+
+    /// Points the sink at `pid` (and marks it alive again).
+    pub fn set_target(&self, pid: LocalPid) {
+        *self.pid.lock() = pid;
+        self.alive.store(true, Ordering::Release);
+    }
+
+    /// Marks the sink dead: later sends fail.
+    pub fn close(&self) {
+        self.alive.store(false, Ordering::Release);
+    }
+
+    fn deliver(&self, build: impl for<'a> FnOnce(Env<'a>) -> rustler::Term<'a>) -> bool {
+        if !self.alive.load(Ordering::Acquire) {
+            return false;
+        }
+        let pid = *self.pid.lock();
+        let caller = CALLER_ENV.with(Cell::get);
+        if caller.is_null() && on_scheduler_thread() {
+            // A scheduler thread outside any NIF call cannot send safely.
+            return false;
+        }
+        let owned = OwnedEnv::new();
+        let sent = owned.run(|env| {
+            let msg = build(env);
+            // SAFETY: `msg` lives in `env`, a process-independent env that
+            // enif_send consumes; `caller` is this thread's caller env or
+            // null on a non-scheduler thread, as enif_send requires.
+            unsafe { enif_send(caller, pid.as_c_arg(), env.as_c_arg(), msg.as_c_arg()) == 1 }
+        });
+        if !sent {
+            self.alive.store(false, Ordering::Release);
+        }
+        sent
+    }
+}
+
+impl Sink for PidSink {
+    fn send(&self, msg: Outgoing) -> bool {
+        match msg {
+            Outgoing::Served { token, reply } => {
+                self.deliver(|env| (ferrite_reply(), token, encode_reply(env, &reply)).encode(env))
+            }
+            Outgoing::Push(reply) => {
+                self.deliver(|env| (ferrite_push(), encode_reply(env, &reply)).encode(env))
+            }
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+}

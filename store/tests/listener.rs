@@ -1,0 +1,505 @@
+//! The RESP listener, driven by raw sockets (exact bytes) and by redis-cli
+//! (Debian's redis-tools), as a user would.
+
+use ferrite_store::resp::listener::{ListenOptions, Listener};
+use ferrite_store::Engine;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn start() -> (Arc<Engine>, Listener, u16) {
+    let engine = Engine::new();
+    let l = Listener::start(
+        engine.clone(),
+        &ListenOptions {
+            bind: "127.0.0.1".into(),
+            port: 0,
+        },
+    )
+    .expect("listen");
+    let port = l.local_addr().port();
+    (engine, l, port)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// Sends `req` and reads until `want` bytes came or the peer closed.
+fn roundtrip(s: &mut TcpStream, req: &[u8], want: usize) -> Vec<u8> {
+    s.write_all(req).unwrap();
+    read_n(s, want)
+}
+
+fn read_n(s: &mut TcpStream, want: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while out.len() < want {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read failed after {:?}: {e}", String::from_utf8_lossy(&out)),
+        }
+    }
+    out
+}
+
+/// Reads until the server closes the connection.
+fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("server closes");
+    out
+}
+
+/// Reads one line (through CRLF).
+fn read_line(s: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        assert_eq!(s.read(&mut b).unwrap(), 1, "closed mid-line");
+        line.push(b[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
+
+/// Reads one bulk string reply.
+fn read_bulk(s: &mut TcpStream) -> String {
+    let head = read_line(s);
+    let n: usize = head[1..head.len() - 2]
+        .parse()
+        .unwrap_or_else(|_| panic!("not a bulk: {head:?}"));
+    let mut body = vec![0u8; n + 2];
+    s.read_exact(&mut body).unwrap();
+    String::from_utf8(body[..n].to_vec()).unwrap()
+}
+
+fn exchange(s: &mut TcpStream, req: &str, expect: &str) {
+    let got = roundtrip(s, req.as_bytes(), expect.len());
+    let shown: String = req.chars().take(80).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        expect,
+        "for request {shown:?}"
+    );
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli is installed (apt install redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_talks_to_it() {
+    let (_e, _l, port) = start();
+    assert_eq!(cli(port, &["SET", "k", "hello world"]), "OK\n");
+    assert_eq!(cli(port, &["GET", "k"]), "hello world\n");
+    assert_eq!(cli(port, &["INCR", "n"]), "1\n");
+    assert_eq!(cli(port, &["PING"]), "PONG\n");
+    assert_eq!(cli(port, &["GET", "missing"]), "\n");
+    assert_eq!(
+        cli(port, &["-3", "HELLO", "3"]).lines().next(),
+        Some("server redis")
+    );
+    // redis-cli prints errors on stdout with (error) only on a tty; plain here.
+    assert!(cli(port, &["NOPE"]).starts_with("ERR unknown command 'NOPE'"));
+}
+
+#[test]
+fn pipelined_and_inline_commands_answer_in_order() {
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    let mut req = Vec::new();
+    let mut want = String::new();
+    for i in 0..500 {
+        req.extend(
+            format!("*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n$3\r\n{:03}\r\n", i % 10, i).as_bytes(),
+        );
+        want.push_str("+OK\r\n");
+        req.extend(format!("GET k{}\r\n", i % 10).as_bytes());
+        want.push_str(&format!("$3\r\n{i:03}\r\n"));
+    }
+    // Written in awkward pieces to exercise partial frames.
+    for chunk in req.chunks(7) {
+        s.write_all(chunk).unwrap();
+    }
+    let got = read_n(&mut s, want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    exchange(&mut s, "\r\n\r\nECHO \"a b\\x41\"\r\n", "$4\r\na bA\r\n");
+}
+
+#[test]
+fn garbage_gets_a_protocol_error_and_is_closed() {
+    let (_e, _l, port) = start();
+    for (req, err) in [
+        (
+            "*x\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            "*1\r\n$-1\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            "*1\r\nfoo\r\n",
+            "-ERR Protocol error: expected '$', got 'f'\r\n",
+        ),
+        (
+            "SET \"a\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+        (
+            "PING\r\n*1\r\n+x\r\n",
+            "+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+    ] {
+        let mut s = connect(port);
+        s.write_all(req.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8_lossy(&read_to_close(&mut s)), err);
+    }
+    let mut s = connect(port);
+    s.write_all(&vec![b'x'; 70_000]).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut s)),
+        "-ERR Protocol error: too big inline request\r\n"
+    );
+}
+
+#[test]
+fn hello_switches_protocol() {
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    s.write_all(b"CLIENT ID\r\n").unwrap();
+    let id: u64 = read_line(&mut s)[1..].trim_end().parse().unwrap();
+    let map3 = format!(
+        "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:{id}\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+    );
+    exchange(&mut s, "HELLO 3\r\n", &map3);
+    exchange(&mut s, "GET nope\r\n", "_\r\n");
+    exchange(
+        &mut s,
+        "HELLO 4\r\n",
+        "-NOPROTO unsupported protocol version\r\n",
+    );
+    exchange(
+        &mut s,
+        "HELLO x\r\n",
+        "-ERR Protocol version is not an integer or out of range\r\n",
+    );
+    exchange(
+        &mut s,
+        "HELLO 3 FOO\r\n",
+        "-ERR Syntax error in HELLO option 'FOO'\r\n",
+    );
+    let map2 = map3.replace("%7", "*14").replace(":3\r\n$2", ":2\r\n$2");
+    exchange(&mut s, "HELLO 2 SETNAME conn1\r\n", &map2);
+    exchange(&mut s, "CLIENT GETNAME\r\n", "$5\r\nconn1\r\n");
+    exchange(&mut s, "GET nope\r\n", "$-1\r\n");
+    exchange(&mut s, "HELLO 3\r\n", &map3);
+    exchange(&mut s, "RESET\r\n", "+RESET\r\n");
+    exchange(&mut s, "GET nope\r\n", "$-1\r\n");
+    exchange(&mut s, "CLIENT GETNAME\r\n", "$-1\r\n");
+}
+
+#[test]
+fn requirepass_and_auth() {
+    let (_e, _l, port) = start();
+    let mut admin = connect(port);
+    exchange(
+        &mut admin,
+        "AUTH x\r\n",
+        "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",
+    );
+    exchange(&mut admin, "AUTH default anything\r\n", "+OK\r\n");
+    exchange(&mut admin, "CONFIG SET requirepass s3cret\r\n", "+OK\r\n");
+    // Already-connected clients stay authenticated, as in Redis.
+    exchange(&mut admin, "SET k v\r\n", "+OK\r\n");
+
+    let mut s = connect(port);
+    exchange(&mut s, "GET k\r\n", "-NOAUTH Authentication required.\r\n");
+    exchange(
+        &mut s,
+        "HELLO 3\r\n",
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n",
+    );
+    let wrongpass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    exchange(&mut s, "AUTH nope\r\n", wrongpass);
+    exchange(&mut s, "AUTH bob s3cret\r\n", wrongpass);
+    exchange(&mut s, "HELLO 2 AUTH default nope\r\n", wrongpass);
+    exchange(&mut s, "AUTH a b c\r\n", "-ERR syntax error\r\n");
+    // AUTH then a big multibulk in the same write: the limit lifts at once.
+    let mut req = b"AUTH s3cret\r\n*11\r\n$3\r\nDEL\r\n".to_vec();
+    for _ in 0..10 {
+        req.extend(b"$1\r\nx\r\n");
+    }
+    exchange(&mut s, std::str::from_utf8(&req).unwrap(), "+OK\r\n:0\r\n");
+    exchange(&mut s, "RESET\r\n", "+RESET\r\n");
+    exchange(&mut s, "GET k\r\n", "-NOAUTH Authentication required.\r\n");
+    s.write_all(b"HELLO 2 AUTH default s3cret\r\n").unwrap();
+    assert_eq!(read_line(&mut s), "*14\r\n");
+
+    let mut s = connect(port);
+    s.write_all(b"*11\r\n").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut s)),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    let mut s = connect(port);
+    s.write_all(b"*1\r\n$16385\r\n").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut s)),
+        "-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    assert_eq!(
+        cli(port, &["-a", "s3cret", "--no-auth-warning", "GET", "k"]),
+        "v\n"
+    );
+}
+
+#[test]
+fn client_commands() {
+    let (e, _l, port) = start();
+    let mut a = connect(port);
+    let mut b = connect(port);
+    exchange(&mut a, "CLIENT SETNAME alpha\r\n", "+OK\r\n");
+    exchange(
+        &mut a,
+        "CLIENT SETNAME \"a b\"\r\n",
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
+    );
+    exchange(&mut b, "SELECT 3\r\n", "+OK\r\n");
+    a.write_all(b"CLIENT LIST\r\n").unwrap();
+    let list = read_bulk(&mut a);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(lines[0].contains(" name=alpha ") && lines[0].contains(" cmd=client|list "));
+    assert!(lines[1].contains(" name= ") && lines[1].contains(" db=3 "));
+    assert!(lines[1].contains(" cmd=select "), "{}", lines[1]);
+    let b_id: u64 = lines[1]
+        .split(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches("id=")
+        .parse()
+        .unwrap();
+
+    let info = cli(port, &["INFO", "clients"]);
+    assert!(info.contains("connected_clients:3"), "{info}");
+
+    exchange(&mut a, "CLIENT REPLY OFF\r\n", "");
+    exchange(&mut a, "CLIENT REPLY ON\r\n", "+OK\r\n");
+    exchange(
+        &mut a,
+        "CLIENT REPLY SKIP\r\nPING\r\nECHO x\r\n",
+        "$1\r\nx\r\n",
+    );
+    exchange(&mut a, "CLIENT NO-EVICT on\r\n", "+OK\r\n");
+    exchange(&mut a, "CLIENT NO-EVICT x\r\n", "-ERR syntax error\r\n");
+    exchange(
+        &mut a,
+        "CLIENT FOO\r\n",
+        "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n",
+    );
+    exchange(
+        &mut a,
+        "CLIENT ID x\r\n",
+        "-ERR wrong number of arguments for 'client|id' command\r\n",
+    );
+    exchange(
+        &mut a,
+        "CLIENT KILL ID 0\r\n",
+        "-ERR client-id should be greater than 0\r\n",
+    );
+    exchange(
+        &mut a,
+        "CLIENT KILL 1.2.3.4:5\r\n",
+        "-ERR No such client\r\n",
+    );
+    exchange(&mut a, "CLIENT UNBLOCK 99999\r\n", ":0\r\n");
+    exchange(
+        &mut a,
+        "CLIENT UNBLOCK 1 FOO\r\n",
+        "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n",
+    );
+    exchange(&mut a, &format!("CLIENT KILL ID {b_id}\r\n"), ":1\r\n");
+    assert_eq!(read_to_close(&mut b), b"");
+    // Wait for the server to forget b and redis-cli's connection.
+    let t0 = Instant::now();
+    while e.lock().clients.len() > 1 {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SKIPME defaults to yes: killing by type spares the caller.
+    exchange(&mut a, "CLIENT KILL TYPE normal\r\n", ":0\r\n");
+    exchange(&mut a, "CLIENT KILL TYPE normal SKIPME no\r\n", ":1\r\n");
+    assert_eq!(read_to_close(&mut a), b"");
+}
+
+#[test]
+fn quit_closes_after_its_reply() {
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    s.write_all(b"PING\r\nQUIT\r\nPING\r\n").unwrap();
+    assert_eq!(read_to_close(&mut s), b"+PONG\r\n+OK\r\n");
+}
+
+#[test]
+fn maxclients_caps_connections() {
+    let (e, l, port) = start();
+    let mut a = connect(port);
+    exchange(&mut a, "CONFIG SET maxclients 2\r\n", "+OK\r\n");
+    let mut b = connect(port);
+    exchange(&mut b, "PING\r\n", "+PONG\r\n");
+    let mut c = connect(port);
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut c)),
+        "-ERR max number of clients reached\r\n"
+    );
+    drop(b);
+    // The slot frees once the server notices the hang-up.
+    let t0 = Instant::now();
+    loop {
+        let mut d = connect(port);
+        d.write_all(b"PING\r\n").unwrap();
+        if read_n(&mut d, 7) == b"+PONG\r\n" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(l);
+    let t0 = Instant::now();
+    while !e.lock().clients.is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_stalled_client_blocks_nobody() {
+    let (_e, _l, port) = start();
+    let mut setup = connect(port);
+    let big = "x".repeat(1 << 20);
+    exchange(
+        &mut setup,
+        &format!(
+            "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n{big}\r\n",
+            big.len()
+        ),
+        "+OK\r\n",
+    );
+    // The stalled client asks for ~200 MiB of replies and reads none.
+    let mut stalled = connect(port);
+    let req = "GET big\r\n".repeat(200);
+    stalled.write_all(req.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // Everybody else is served promptly.
+    let t0 = Instant::now();
+    for i in 0..50 {
+        let mut s = connect(port);
+        exchange(
+            &mut s,
+            &format!("SET k{i} v\r\nGET k{i}\r\n"),
+            "+OK\r\n$1\r\nv\r\n",
+        );
+    }
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // The stalled client still gets its replies, in full, when it reads.
+    let got = read_n(&mut stalled, 10 * ((1 << 20) + 11));
+    assert!(got.starts_with(b"$1048576\r\nxxx"));
+}
+
+#[test]
+fn stop_closes_connections() {
+    let (e, mut l, port) = start();
+    let mut s = connect(port);
+    exchange(&mut s, "PING\r\n", "+PONG\r\n");
+    l.stop();
+    assert_eq!(read_to_close(&mut s), b"");
+    // (The port itself may be taken at once by a parallel test's listener.)
+    let t0 = Instant::now();
+    while !e.lock().clients.is_empty() || l.connections() > 0 {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `cond` holds on the engine state.
+fn wait_for(e: &Engine, cond: impl Fn(&ferrite_store::engine::State) -> bool) {
+    let t0 = Instant::now();
+    while !cond(&e.lock()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "condition never held"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn blocking_commands_over_the_wire() {
+    let (e, _l, port) = start();
+    let mut waiter = connect(port);
+    let mut other = connect(port);
+    // Served by another client's push; the pipelined PING waits its turn.
+    waiter.write_all(b"BLPOP q 0\r\nPING\r\n").unwrap();
+    wait_for(&e, |st| st.blocking.blocked_clients() == 1);
+    let info = cli(port, &["INFO", "clients"]);
+    assert!(info.contains("blocked_clients:1"), "{info}");
+    let list = cli(port, &["CLIENT", "LIST"]);
+    assert!(
+        list.contains("flags=b") && list.contains("cmd=blpop"),
+        "{list}"
+    );
+    exchange(&mut other, "RPUSH q a b\r\n", ":2\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&read_n(&mut waiter, 25)),
+        "*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n"
+    );
+    // Timeouts: a null array in RESP2, a null in RESP3.
+    exchange(&mut waiter, "BLPOP empty 0.05\r\n", "*-1\r\n");
+    waiter.write_all(b"HELLO 3\r\n").unwrap();
+    while read_line(&mut waiter) != "*0\r\n" {} // the map ends with modules
+    exchange(&mut waiter, "BLPOP empty 0.05\r\n", "_\r\n");
+}
+
+#[test]
+fn client_unblock_and_hang_ups() {
+    let (e, _l, port) = start();
+    let mut waiter = connect(port);
+    let mut admin = connect(port);
+    waiter.write_all(b"CLIENT ID\r\n").unwrap();
+    let id: u64 = read_line(&mut waiter)[1..].trim_end().parse().unwrap();
+    waiter.write_all(b"BLPOP q 0\r\n").unwrap();
+    wait_for(&e, |st| st.blocking.blocked_clients() == 1);
+    exchange(&mut admin, &format!("CLIENT UNBLOCK {id}\r\n"), ":1\r\n");
+    exchange(&mut waiter, "", "*-1\r\n");
+    waiter.write_all(b"BLPOP q 0\r\n").unwrap();
+    wait_for(&e, |st| st.blocking.blocked_clients() == 1);
+    exchange(
+        &mut admin,
+        &format!("CLIENT UNBLOCK {id} ERROR\r\n"),
+        ":1\r\n",
+    );
+    exchange(
+        &mut waiter,
+        "",
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+    );
+    exchange(&mut admin, &format!("CLIENT UNBLOCK {id}\r\n"), ":0\r\n");
+    // A waiter that hangs up is forgotten: the next push stays in the list.
+    waiter.write_all(b"BLPOP q 0\r\n").unwrap();
+    wait_for(&e, |st| st.blocking.blocked_clients() == 1);
+    drop(waiter);
+    wait_for(&e, |st| st.blocking.blocked_clients() == 0);
+    exchange(&mut admin, "RPUSH q x\r\n", ":1\r\n");
+    exchange(&mut admin, "LLEN q\r\n", ":1\r\n");
+}
