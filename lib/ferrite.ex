@@ -163,4 +163,9 @@ defmodule Ferrite do
   defdelegate keys(conn, pattern \\ "*"), to: Commands.Keys
   defdelegate flushdb(conn), to: Commands.Keys
   defdelegate dbsize(conn), to: Commands.Keys
+
+  # Scripting
+  defdelegate script_load(conn, script), to: Commands.Scripting
+  defdelegate evalsha(conn, sha, keys \\ [], args \\ []), to: Commands.Scripting
+  defdelegate eval(conn, script, keys \\ [], args \\ []), to: Commands.Scripting
 end
