@@ -444,6 +444,9 @@ pub fn load_script(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<String, Reply> {
     Ok(sha)
 }
 
+/// The `(keys, args)` a function receives.
+pub(crate) type FnArgs<'a, 'b> = Option<(&'a [&'b [u8]], &'a [&'b [u8]])>;
+
 /// How a script is being run.
 pub(crate) struct RunCtx {
     /// The name errors carry: the script's SHA-1 or the function's name.
@@ -517,7 +520,7 @@ pub(crate) fn execute(
     ctx: &mut Ctx<'_>,
     vm: &sandbox::Vm,
     func: &mlua::Function,
-    fargs: Option<(&[&[u8]], &[&[u8]])>,
+    fargs: FnArgs<'_, '_>,
     mut run: RunCtx,
     argv: &[&[u8]],
 ) -> Reply {

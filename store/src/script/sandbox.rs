@@ -140,7 +140,7 @@ impl Vm {
         ctx: &mut Ctx<'_>,
         run: &mut RunCtx,
         func: &Function,
-        fargs: Option<(&[&[u8]], &[&[u8]])>,
+        fargs: super::FnArgs<'_, '_>,
         _busy: &Busy,
     ) -> Result<Reply, String> {
         let resp = Cell::new(run.resp);

@@ -51,7 +51,7 @@ fn pack_int(out: &mut Vec<u8>, n: i64) {
 }
 
 fn pack_number(out: &mut Vec<u8>, n: f64) {
-    if n.is_finite() && n.fract() == 0.0 && n >= -9.2e18 && n <= 1.8e19 {
+    if n.is_finite() && n.fract() == 0.0 && (-9.2e18..=1.8e19).contains(&n) {
         if n >= 0.0 && n > i64::MAX as f64 {
             out.push(0xcf);
             out.extend_from_slice(&(n as u64).to_be_bytes());
