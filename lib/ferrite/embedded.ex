@@ -92,13 +92,29 @@ defmodule Ferrite.Embedded do
   @spec continue_command(term(), Ferrite.conn(), [term()]) :: {:ok, term()} | {:error, term()}
   def continue_command(result, conn, argv) do
     case result do
-      {:ok, _} = ok -> ok
-      {:error, _} = err -> err
-      :dirty -> continue_command(Native.command_dirty(conn, argv), conn, argv)
-      :convert -> continue_command(Native.command(conn, Args.normalize!(argv)), conn, argv)
-      {:blocked, token} -> await_blocked(conn, token)
-      :noconn -> other_backend(conn, :command, argv)
-      :closed -> {:error, connection_error(:closed, conn)}
+      {:ok, _} = ok ->
+        ok
+
+      {:error, _} = err ->
+        err
+
+      :dirty ->
+        continue_command(Native.command_dirty(conn, argv), conn, argv)
+
+      # Continue with the normalized argv: a later :dirty must not see the
+      # raw terms again (that looped :convert -> :dirty -> :convert).
+      :convert ->
+        argv = Args.normalize!(argv)
+        continue_command(Native.command(conn, argv), conn, argv)
+
+      {:blocked, token} ->
+        await_blocked(conn, token)
+
+      :noconn ->
+        other_backend(conn, :command, argv)
+
+      :closed ->
+        {:error, connection_error(:closed, conn)}
     end
   end
 
