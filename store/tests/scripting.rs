@@ -861,3 +861,49 @@ fn function_load_times_out() {
         err("ERR Error registering functions: ERR FUNCTION LOAD timeout")
     );
 }
+
+#[test]
+fn script_effects_are_logged_not_the_script() {
+    use ferrite_store::persist::{AppendFsync, PersistOptions};
+    let dir = std::env::temp_dir().join(format!(
+        "ferrite-script-effects-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || PersistOptions {
+        appendfsync: AppendFsync::Always,
+        ..Default::default()
+    };
+    {
+        let e = Engine::open(&dir, opts()).expect("open");
+        let mut s = e.session();
+        let script = "redis.call('set', KEYS[1], ARGV[1]) redis.call('incr', 'n') return redis.call('get', KEYS[1])";
+        assert_eq!(run(&e, &mut s, &["eval", script, "1", "k", "v"]), bulk("v"));
+        e.close();
+    }
+    let mut log = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "aof") {
+            log.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    let text = String::from_utf8_lossy(&log).to_lowercase();
+    assert!(!text.contains("eval"), "{text}");
+    let multi = text.find("multi").expect("MULTI");
+    let set = text.find("set").expect("SET");
+    let incr = text.find("incr").expect("INCR");
+    let exec = text.find("exec").expect("EXEC");
+    assert!(multi < set && set < incr && incr < exec, "{text}");
+    // Replay gives the same data, with no Lua involved.
+    let e = Engine::open(&dir, opts()).expect("reopen");
+    let mut s = e.session();
+    assert_eq!(run(&e, &mut s, &["get", "k"]), bulk("v"));
+    assert_eq!(run(&e, &mut s, &["get", "n"]), bulk("1"));
+    e.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
