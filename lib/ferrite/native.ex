@@ -3,7 +3,8 @@ defmodule Ferrite.Native do
   The NIF stubs (crate `nif/`). Internal: use `Ferrite` instead.
 
   `conn` is a conn's pid, its registered name, or its `conn_ref`. Replies are
-  `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or `{:blocked, token}`,
+  `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or
+  `{:blocked, token, waiter}` (a pipeline: `{:blocked_pipeline, replies}`),
   or one of the markers `:dirty`, `:convert`, `:noconn` and `:closed` that
   `Ferrite.Embedded` handles. See `nif/src/lib.rs` for the scheduling rule.
   """
@@ -11,6 +12,7 @@ defmodule Ferrite.Native do
   @compile {:autoload, false}
 
   @doc false
+  @spec load_nif() :: :ok | {:error, term()}
   def load_nif do
     path = :filename.join(:code.priv_dir(:ferrite), ~c"native/libferrite_nif")
     :erlang.load_nif(path, 0)
@@ -19,6 +21,13 @@ defmodule Ferrite.Native do
   @doc "Opens a conn owned by `owner` on a private engine (`store` nil) or a named store."
   @spec open(pid(), nil | binary(), non_neg_integer()) :: {:ok, reference()} | {:error, term()}
   def open(_owner, _store, _db), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc """
+  Opens a side session on `conn`'s engine, owned by the calling process
+  (its own MULTI/WATCH and subscription state; closed when the caller exits).
+  """
+  @spec open_session(term()) :: {:ok, reference()} | {:error, term()} | :noconn | :closed
+  def open_session(_conn), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Closes a conn (idempotent)."
   @spec close(term()) :: :ok
@@ -43,6 +52,13 @@ defmodule Ferrite.Native do
   @doc "Moves the conn's engine clock forward by `ms` milliseconds."
   @spec fast_forward(term(), integer()) :: :ok | :closed | :noconn
   def fast_forward(_conn, _ms), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc """
+  Gives up a blocked call: true when its waiter was removed (no reply will
+  come), false when the reply was already sent to the caller.
+  """
+  @spec unblock(reference()) :: boolean()
+  def unblock(_waiter), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Number of open conns on the named store `name`."
   @spec store_conns(binary()) :: non_neg_integer()

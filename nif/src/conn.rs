@@ -38,6 +38,9 @@ pub struct Conn {
     owner_key: u64,
     /// The named store this conn joined, if any.
     store: Option<Vec<u8>>,
+    /// A side session on another conn's engine (`open_session`): closing it
+    /// releases only its own session state, never the engine.
+    side: bool,
     closed: AtomicBool,
 }
 
@@ -56,11 +59,38 @@ impl Conn {
         }
         registry_remove(self.owner_key, self);
         self.sink.close();
+        // Watches and subscriptions go now, not when the session is freed.
+        // Lock order: session, then engine (inside forget_session).
+        self.engine.forget_session(&mut self.session.lock());
+        if self.side {
+            return;
+        }
         match &self.store {
             None => self.engine.close(),
             Some(name) => release_store(name),
         }
     }
+}
+
+/// Opens a side session for `owner` on `parent`'s engine, with the
+/// parent's current database selected: its own MULTI/WATCH and
+/// subscription state, not registered under any pid (it is reached through
+/// its resource only). Closing it leaves the engine open.
+pub fn open_side(parent: &Conn, owner: LocalPid) -> Arc<Conn> {
+    let db = parent.session.lock().db;
+    let sink = Arc::new(PidSink::new(owner));
+    let mut session = parent.engine.session();
+    session.db = db;
+    session.sink = Some(sink.clone());
+    Arc::new(Conn {
+        engine: parent.engine.clone(),
+        session: Mutex::new(session),
+        sink,
+        owner_key: 0,
+        store: None,
+        side: true,
+        closed: AtomicBool::new(false),
+    })
 }
 
 /// The resource Elixir holds: the conn process keeps it for its lifetime.
@@ -113,6 +143,44 @@ pub fn pid_key(pid: &LocalPid) -> u64 {
 #[inline]
 pub fn registry_get(key: u64) -> Option<Arc<Conn>> {
     shard(key).read().get(&key).cloned()
+}
+
+const RECENT_SLOTS: usize = 16;
+
+type Recent = [Option<(u64, Arc<Conn>)>; RECENT_SLOTS];
+
+thread_local! {
+    /// Each scheduler thread's recently used conns, so that the hot path
+    /// skips the registry's lock and reference counting.
+    ///
+    /// Invariant: an entry is used only while its conn is open; a closed
+    /// entry is dropped when seen. Pid terms are unique while their process
+    /// lives, and a dead owner's conn is closed, so an open entry under a
+    /// key is the registry's entry for that key.
+    static RECENT: std::cell::RefCell<Recent> = const {
+        std::cell::RefCell::new([const { None }; RECENT_SLOTS])
+    };
+}
+
+/// Runs `f` on the open conn owned by the pid with key `key`, through the
+/// thread's recent-conn cache. `f` must not call back into this function
+/// (nothing in a command does); if it did, the inner call would simply
+/// bypass the cache.
+#[inline]
+pub fn with_registered<R>(key: u64, f: impl FnOnce(&Arc<Conn>) -> R) -> Option<R> {
+    RECENT.with(|cell| {
+        let Ok(mut recent) = cell.try_borrow_mut() else {
+            return registry_get(key).map(|c| f(&c));
+        };
+        let slot = &mut recent[(key ^ (key >> 7) ^ (key >> 15)) as usize % RECENT_SLOTS];
+        match slot {
+            Some((k, c)) if *k == key && !c.is_closed() => {}
+            _ => {
+                *slot = registry_get(key).map(|c| (key, c));
+            }
+        }
+        slot.as_ref().map(|(_, c)| f(c))
+    })
 }
 
 fn registry_insert(key: u64, conn: Arc<Conn>) -> Result<(), String> {
@@ -203,6 +271,7 @@ pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn
         sink,
         owner_key: key,
         store: store.map(<[u8]>::to_vec),
+        side: false,
         closed: AtomicBool::new(false),
     });
     if let Err(e) = registry_insert(key, conn.clone()) {

@@ -22,8 +22,16 @@ pub const MAX_NORMAL_PIPELINE: usize = 128;
 /// delete can still take long, as it would block Redis.
 pub const BOUNDED: &[&str] = &[
     "set", "setex", "psetex", "mset", "msetnx", "del", "unlink", "rename", "renamenx", "select",
-    "ping", "echo",
+    "ping", "echo", "exec",
 ];
+
+/// EXEC costs what its queued commands cost: it is in [`BOUNDED`] because a
+/// pipeline's other commands (MULTI .. EXEC in one call) are classified
+/// themselves; an EXEC sent alone is checked against the session's queue
+/// with this before it runs on a normal scheduler.
+pub fn queue_is_cheap(session: &ferrite_store::Session) -> bool {
+    session.tx.queue.iter().all(|q| is_cheap(q.spec))
+}
 
 /// True when `spec` may run on a normal scheduler (input size aside).
 #[inline]
@@ -37,11 +45,11 @@ pub fn is_cheap(spec: &CommandSpec) -> bool {
 /// Commands that subscribe the caller to push messages.
 pub const SUBSCRIBE: &[&str] = &["subscribe", "psubscribe", "ssubscribe"];
 
-/// True when the command needs the caller as its out-of-band target
-/// (blocking commands and subscriptions).
+/// True when the command makes the caller the target of the conn's push
+/// messages (subscriptions). Blocking results are routed by token instead.
 #[inline]
 pub fn targets_caller(spec: &CommandSpec) -> bool {
-    spec.flags.contains(Flags::BLOCKING) || SUBSCRIBE.contains(&spec.name)
+    SUBSCRIBE.contains(&spec.name)
 }
 
 /// What the NIF needs to know about a command before running it.
@@ -54,7 +62,7 @@ pub struct Class {
 }
 
 /// Unknown commands: the engine answers them at once with an error.
-const UNKNOWN: Class = Class {
+pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
 };

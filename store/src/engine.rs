@@ -334,7 +334,11 @@ impl Engine {
                 } else if let Reply::Error(msg) = &reply {
                     st.stats.record_error(msg);
                 }
-                return reply;
+                // A rejected command flags an open MULTI (EXEC then fails).
+                let is_exec = argv
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
+                return crate::tx::reject(st, session, is_exec, reply);
             }
         };
         let now = self.clock.now_ms();

@@ -9,10 +9,15 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persist;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
+pub mod tx;
+pub mod zsets;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -176,6 +181,11 @@ fn families() -> Vec<&'static [CommandSpec]> {
         sets::COMMANDS,
         crate::resp::conn::COMMANDS,
         persist::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
+        zsets::COMMANDS,
+        streams::COMMANDS,
+        sort::COMMANDS,
         scripting::COMMANDS,
     ]
 }
