@@ -219,4 +219,32 @@ defmodule Ferrite do
   defdelegate srandmember(conn, key, count), to: Commands.Sets
   defdelegate spop(conn, key), to: Commands.Sets
   defdelegate spop(conn, key, count), to: Commands.Sets
+
+  # Sorted sets
+  defdelegate zadd(conn, key, members, opts \\ []), to: Commands.SortedSets
+  defdelegate zrem(conn, key, members), to: Commands.SortedSets
+  defdelegate zscore(conn, key, member), to: Commands.SortedSets
+  defdelegate zincrby(conn, key, increment, member), to: Commands.SortedSets
+  defdelegate zrank(conn, key, member), to: Commands.SortedSets
+  defdelegate zrevrank(conn, key, member), to: Commands.SortedSets
+  defdelegate zcard(conn, key), to: Commands.SortedSets
+  defdelegate zcount(conn, key, min, max), to: Commands.SortedSets
+  defdelegate zrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
+  defdelegate zrevrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
+  defdelegate zrangebyscore(conn, key, min, max, opts \\ []), to: Commands.SortedSets
+
+  # Streams
+  defdelegate xadd(conn, key, id, fields, opts \\ []), to: Commands.Streams
+  defdelegate xrange(conn, key, start \\ "-", stop \\ "+", opts \\ []), to: Commands.Streams
+  defdelegate xlen(conn, key), to: Commands.Streams
+  defdelegate xread(conn, opts), to: Commands.Streams
+  defdelegate xreadgroup(conn, group, consumer, opts), to: Commands.Streams
+  defdelegate xgroup(conn, sub, key, group, arg \\ nil, opts \\ []), to: Commands.Streams
+  defdelegate xack(conn, key, group, ids), to: Commands.Streams
+  defdelegate xpending(conn, key, group, opts \\ []), to: Commands.Streams
+
+  # Scripting
+  defdelegate script_load(conn, script), to: Commands.Scripting
+  defdelegate evalsha(conn, sha, keys \\ [], args \\ []), to: Commands.Scripting
+  defdelegate eval(conn, script, keys \\ [], args \\ []), to: Commands.Scripting
 end

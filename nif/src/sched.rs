@@ -47,6 +47,10 @@ pub fn is_cheap(spec: &CommandSpec) -> bool {
     spec.flags.contains(Flags::FAST) || BOUNDED.contains(&spec.name)
 }
 
+/// Commands not flagged WRITE that run writes (and so fsync under
+/// `appendfsync always`).
+pub const RUNS_WRITES: &[&str] = &["exec", "eval", "evalsha", "fcall"];
+
 /// Commands that subscribe the caller to push messages.
 pub const SUBSCRIBE: &[&str] = &["subscribe", "psubscribe", "ssubscribe"];
 
@@ -122,7 +126,7 @@ fn classify_slow(name: &[u8]) -> Class {
         Some(spec) => Class {
             cheap: is_cheap(spec),
             targets_caller: targets_caller(spec),
-            write: spec.flags.contains(Flags::WRITE),
+            write: spec.flags.contains(Flags::WRITE) || RUNS_WRITES.contains(&spec.name),
         },
         None => UNKNOWN,
     }

@@ -181,6 +181,18 @@ defmodule Ferrite.DurabilityTest do
       # The public API follows the marker.
       assert :ok = Ferrite.set(conn, "k", "v")
       assert {:ok, ["OK", 1]} = Ferrite.pipeline(conn, [["SET", "a", "b"], ["INCR", "n"]])
+      # Commands that run writes: transactions and scripts.
+      script = "return redis.call('SET', KEYS[1], ARGV[1])"
+      assert :dirty_io = Ferrite.Native.command(conn, ["EVAL", script, "1", "s", "v"])
+      assert {:ok, "OK"} = Ferrite.command(conn, ["EVAL", script, "1", "s", "v"])
+      {:ok, "OK"} = Ferrite.command(conn, ["MULTI"])
+      {:ok, "QUEUED"} = Ferrite.command(conn, ["SET", "t", "x"])
+      assert :dirty_io = Ferrite.Native.command(conn, ["EXEC"])
+      assert {:ok, ["OK"]} = Ferrite.command(conn, ["EXEC"])
+      Ferrite.stop(conn)
+
+      conn = open!(dir)
+      assert {:ok, ["v", "x"]} = Ferrite.mget(conn, ["s", "t"])
       Ferrite.stop(conn)
 
       conn = open!(dir, appendfsync: :everysec)
