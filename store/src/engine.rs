@@ -33,35 +33,59 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const NUM_DBS: usize = 16;
 
 /// Wall clock in Unix milliseconds, with an offset that tests can move
-/// forward (`Engine::fast_forward`).
+/// forward (`Engine::fast_forward`), and for tests that need exact times a
+/// freeze (`Clock::freeze`) that stops the real part from advancing.
 #[derive(Default)]
 pub struct Clock {
     offset_ms: AtomicI64,
+    /// Real Unix µs the clock is frozen at; 0 when it runs.
+    frozen_us: AtomicI64,
 }
 
 impl Clock {
+    /// The real part in Unix µs: the system clock, or the frozen instant.
+    #[inline]
+    fn real_us(&self) -> i64 {
+        let frozen = self.frozen_us.load(Ordering::Relaxed);
+        if frozen != 0 {
+            return frozen;
+        }
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0)
+    }
+
     /// Milliseconds since the Unix epoch, including the test offset.
     #[inline]
     pub fn now_ms(&self) -> u64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        (real + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
+        (self.real_us() / 1000 + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
     }
 
     /// Microseconds since the Unix epoch, including the test offset.
     pub fn now_us(&self) -> u64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        (real + self.offset_ms.load(Ordering::Relaxed) * 1000).max(0) as u64
+        (self.real_us() + self.offset_ms.load(Ordering::Relaxed) * 1000).max(0) as u64
     }
 
     /// Moves the clock forward by `ms`.
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Stops the real part of the clock at the current instant (true) or
+    /// lets it run again (false). Only `advance` moves a frozen clock, so a
+    /// test can assert exact idle times and TTLs on a loaded machine.
+    pub fn freeze(&self, on: bool) {
+        let at = if on {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(1)
+                .max(1)
+        } else {
+            0
+        };
+        self.frozen_us.store(at, Ordering::Relaxed);
     }
 }
 
