@@ -186,3 +186,202 @@ fn exec_is_logged_as_one_multi_exec_unit_without_its_reads() {
     l.run(&["SELECT", "4"]);
     assert_eq!(l.run(&["GET", "d"]), Reply::bulk(b"1"));
 }
+
+/// The members of a set or array reply, as strings.
+fn members(r: &Reply) -> Vec<String> {
+    match r {
+        Reply::Set(v) | Reply::Array(v) => v
+            .iter()
+            .map(|m| String::from_utf8_lossy(m.as_bytes().unwrap()).into_owned())
+            .collect(),
+        Reply::Bulk(_) => vec![String::from_utf8_lossy(r.as_bytes().unwrap()).into_owned()],
+        other => panic!("not members: {other:?}"),
+    }
+}
+
+#[test]
+fn spop_is_logged_as_srem_of_the_popped_members() {
+    let mut l = Logged::new("spop");
+    l.run(&["SADD", "s", "a", "b", "c", "d", "e"]);
+    l.take();
+    // One member: SREM (redis-server 7.0.15 logs `SREM s <member>`).
+    let r = l.run(&["SPOP", "s"]);
+    assert_eq!(l.take(), [format!("SREM s {}", members(&r)[0])]);
+    // A count: one SREM per member, as one unit.
+    let r = l.run(&["SPOP", "s", "2"]);
+    let m = members(&r);
+    assert_eq!(
+        l.take(),
+        [
+            "MULTI".to_string(),
+            format!("SREM s {}", m[0]),
+            format!("SREM s {}", m[1]),
+            "EXEC".to_string()
+        ]
+    );
+    // Count 1: a bare SREM.
+    let r = l.run(&["SPOP", "s", "1"]);
+    assert_eq!(l.take(), [format!("SREM s {}", members(&r)[0])]);
+    // The rest of the set: DEL.
+    assert_eq!(l.logs(&["SPOP", "s", "5"]), ["DEL s"]);
+    // Nothing popped: nothing logged.
+    assert!(l.logs(&["SPOP", "s"]).is_empty());
+    assert!(l.logs(&["SPOP", "s", "3"]).is_empty());
+    l.run(&["SADD", "s", "a", "b", "c"]);
+    assert!(l.logs(&["SPOP", "s", "0"]).is_empty());
+    // The last member without a count: SREM (the key goes with it).
+    l.run(&["SADD", "one", "x"]);
+    assert_eq!(l.logs(&["SPOP", "one"]), ["SREM one x"]);
+    assert_eq!(l.logs(&["SPOP", "s", "3"]), ["DEL s"]);
+
+    // Inside a transaction the SREMs join the transaction's unit.
+    l.run(&["SADD", "s", "a", "b", "c"]);
+    l.take();
+    l.run(&["MULTI"]);
+    l.run(&["SPOP", "s", "2"]);
+    l.run(&["SET", "z", "1"]);
+    let r = l.run(&["EXEC"]);
+    let Reply::Array(rs) = r else { panic!() };
+    let m = members(&rs[0]);
+    assert_eq!(
+        l.take(),
+        [
+            "MULTI".to_string(),
+            format!("SREM s {}", m[0]),
+            format!("SREM s {}", m[1]),
+            "SET z 1".to_string(),
+            "EXEC".to_string()
+        ]
+    );
+    l.run(&["MULTI"]);
+    l.run(&["SPOP", "s", "2"]);
+    l.run(&["EXEC"]);
+    assert_eq!(l.take(), ["DEL s"]);
+
+    // A replay removes exactly the members that were popped.
+    l.run(&["SADD", "r", "1", "2", "3", "4", "5", "6", "7", "8"]);
+    l.run(&["SPOP", "r", "3"]);
+    l.run(&["SPOP", "r"]);
+    let before = {
+        let mut v = members(&l.run(&["SMEMBERS", "r"]));
+        v.sort();
+        v
+    };
+    assert_eq!(before.len(), 4);
+    l.reopen();
+    let mut after = members(&l.run(&["SMEMBERS", "r"]));
+    after.sort();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn float_increments_are_logged_as_their_results() {
+    let mut l = Logged::new("floats");
+    l.run(&["SET", "f", "10.5"]);
+    assert_eq!(l.logs(&["INCRBYFLOAT", "f", "0.1"]), ["SET f 10.6 KEEPTTL"]);
+    l.run(&["SET", "t", "10", "EX", "100"]);
+    assert_eq!(l.logs(&["INCRBYFLOAT", "t", "1"]), ["SET t 11 KEEPTTL"]);
+    assert_eq!(
+        l.logs(&["INCRBYFLOAT", "new", "1e3"]),
+        ["SET new 1000 KEEPTTL"]
+    );
+    // A refused increment logs nothing.
+    l.run(&["SET", "bad", "x"]);
+    assert!(l.logs(&["INCRBYFLOAT", "bad", "1"]).is_empty());
+    l.run(&["HSET", "h", "x", "1.5"]);
+    assert_eq!(l.logs(&["HINCRBYFLOAT", "h", "x", "0.1"]), ["HSET h x 1.6"]);
+    assert_eq!(l.logs(&["HINCRBYFLOAT", "h", "y", "-2"]), ["HSET h y -2"]);
+    let ttl = {
+        let st = l.e.lock();
+        let p = st.dbs[0].find(b"t").unwrap();
+        st.dbs[0].at(p).expire_at
+    };
+    l.reopen();
+    assert_eq!(l.run(&["GET", "f"]), Reply::bulk(b"10.6"));
+    assert_eq!(l.run(&["GET", "t"]), Reply::bulk(b"11"));
+    assert_eq!(l.run(&["HGET", "h", "x"]), Reply::bulk(b"1.6"));
+    let st = l.e.lock();
+    let p = st.dbs[0].find(b"t").unwrap();
+    assert_eq!(st.dbs[0].at(p).expire_at, ttl, "KEEPTTL kept the TTL");
+}
+
+#[test]
+fn relative_times_are_logged_absolute() {
+    let mut l = Logged::new("times");
+    let at = |l: &Logged, k: &str| {
+        let st = l.e.lock();
+        let p = st.dbs[0].find(k.as_bytes()).unwrap();
+        st.dbs[0].at(p).expire_at
+    };
+    l.run(&["SET", "g", "v"]);
+    l.take();
+    let logged = l.logs(&["GETEX", "g", "EX", "100"]);
+    assert_eq!(logged, [format!("PEXPIREAT g {}", at(&l, "g"))]);
+    assert_eq!(l.logs(&["GETEX", "g", "PERSIST"]), ["PERSIST g"]);
+    assert!(l.logs(&["GETEX", "g"]).is_empty());
+    assert_eq!(l.logs(&["GETEX", "g", "EXAT", "1"]), ["DEL g"]);
+    let logged = l.logs(&["SETEX", "k", "100", "v"]);
+    assert_eq!(logged, [format!("SET k v PXAT {}", at(&l, "k"))]);
+    let logged = l.logs(&["PSETEX", "k", "100000", "v"]);
+    assert_eq!(logged, [format!("SET k v PXAT {}", at(&l, "k"))]);
+    let logged = l.logs(&["SET", "k", "v", "EX", "100", "GET"]);
+    assert_eq!(logged, [format!("SET k v PXAT {}", at(&l, "k"))]);
+    let logged = l.logs(&["EXPIRE", "k", "100"]);
+    assert_eq!(logged, [format!("PEXPIREAT k {}", at(&l, "k"))]);
+    assert_eq!(
+        l.logs(&["EXPIREAT", "k", "99999999999"]),
+        ["PEXPIREAT k 99999999999000"]
+    );
+    assert_eq!(l.logs(&["EXPIRE", "k", "0"]), ["DEL k"]);
+}
+
+#[test]
+fn blocking_pops_with_data_are_logged_as_plain_pops() {
+    let mut l = Logged::new("bpop");
+    l.run(&[
+        "RPUSH", "bl", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
+    ]);
+    l.take();
+    // As redis-server 7.0.15 logs them.
+    assert_eq!(l.logs(&["BLPOP", "bl", "0"]), ["LPOP bl"]);
+    assert_eq!(l.logs(&["BRPOP", "nosuch", "bl", "0"]), ["RPOP bl"]);
+    assert_eq!(
+        l.logs(&["BLMOVE", "bl", "bl2", "left", "right", "0"]),
+        ["LMOVE bl bl2 left right"]
+    );
+    assert_eq!(
+        l.logs(&["BRPOPLPUSH", "bl", "bl2", "0"]),
+        ["RPOPLPUSH bl bl2"]
+    );
+    assert_eq!(
+        l.logs(&["BLMPOP", "0", "1", "bl", "left", "count", "2"]),
+        ["LPOP bl 2"]
+    );
+    assert_eq!(
+        l.logs(&["LMPOP", "2", "nosuch", "bl", "right", "count", "1"]),
+        ["RPOP bl 1"]
+    );
+    assert_eq!(l.logs(&["LMPOP", "1", "bl", "left"]), ["LPOP bl 1"]);
+    // Fewer left than asked: the number actually popped.
+    assert_eq!(
+        l.logs(&["BLMPOP", "0", "1", "bl", "left", "count", "10"]),
+        ["LPOP bl 2"]
+    );
+    // Nothing to pop: nothing logged.
+    assert!(l.logs(&["LMPOP", "1", "bl", "left"]).is_empty());
+    // A refused move logs nothing.
+    l.run(&["RPUSH", "src", "x"]);
+    l.run(&["SET", "str", "v"]);
+    l.take();
+    assert!(l
+        .logs(&["BLMOVE", "src", "str", "left", "right", "0"])
+        .is_empty());
+    // The replay rebuilds the same lists.
+    l.reopen();
+    assert_eq!(l.run(&["LLEN", "bl"]), Reply::Int(0));
+    assert_eq!(
+        members(&l.run(&["LRANGE", "bl2", "0", "-1"])),
+        ["i".to_string(), "b".to_string()]
+    );
+    assert_eq!(l.run(&["LLEN", "src"]), Reply::Int(1));
+}

@@ -304,6 +304,16 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     ctx.signal_modified(db, key);
     ctx.notify('h', "hincrbyfloat", key);
     ctx.dirty(1);
+    // Logged as HSET, as Redis does (no float arithmetic on replay).
+    crate::persist::rewrite_command(
+        ctx,
+        vec![
+            b"HSET".to_vec(),
+            key.to_vec(),
+            argv[2].to_vec(),
+            text.as_bytes().to_vec(),
+        ],
+    );
     Reply::text(text)
 }
 

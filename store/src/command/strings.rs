@@ -555,7 +555,20 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(text)
     });
     match r {
-        Ok(text) => Reply::text(text),
+        Ok(text) => {
+            // Logged as SET ... KEEPTTL, as Redis does, so a replay never
+            // depends on float arithmetic or formatting.
+            crate::persist::rewrite_command(
+                ctx,
+                vec![
+                    b"SET".to_vec(),
+                    argv[1].to_vec(),
+                    text.as_bytes().to_vec(),
+                    b"KEEPTTL".to_vec(),
+                ],
+            );
+            Reply::text(text)
+        }
         Err(e) => e,
     }
 }
