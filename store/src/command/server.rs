@@ -98,11 +98,18 @@ fn db_index(arg: &[u8], bad: &str) -> Result<usize, Reply> {
     Ok(n as usize)
 }
 
-fn ping(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 2 {
+        return Reply::err("ERR wrong number of arguments for 'ping' command");
+    }
+    if crate::pubsub::resp2_subscribed(ctx.session) {
+        // A RESP2 client in subscribe mode gets `["pong", message or ""]`.
+        let msg: &[u8] = argv.get(1).copied().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(msg)]);
+    }
     match argv.len() {
         1 => Reply::status("PONG"),
-        2 => Reply::bulk(argv[1]),
-        _ => Reply::err("ERR wrong number of arguments for 'ping' command"),
+        _ => Reply::bulk(argv[1]),
     }
 }
 
