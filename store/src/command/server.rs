@@ -137,21 +137,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     if a != b {
+        // Watches first, while each database still holds its own keys (as
+        // Redis's `touchAllWatchedKeysInDb`, with its expired-key cases).
+        crate::tx::touch_swap(ctx.st, a, b, ctx.now);
         ctx.st.dbs.swap(a, b);
-        // Every key now in either database changed for its watchers, and
-        // clients blocked on a key in either may now be served.
-        for db in [a, b] {
-            let d = std::mem::take(&mut ctx.st.dbs[db]);
-            for e in d.entries() {
-                let key = e.key.as_bytes();
-                crate::tx::touch(ctx.st, a, key);
-                crate::tx::touch(ctx.st, b, key);
-                if matches!(e.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
-                    crate::blocking::signal_ready(ctx.st, db, key);
-                }
-            }
-            ctx.st.dbs[db] = d;
-        }
+        // Clients blocked on a key that now exists may be served.
+        crate::blocking::scan_db_for_ready_keys(ctx.st, a);
+        crate::blocking::scan_db_for_ready_keys(ctx.st, b);
     }
     ctx.dirty(1);
     Reply::ok()
