@@ -333,6 +333,13 @@ fn relative_times_are_logged_absolute() {
         ["PEXPIREAT k 99999999999000"]
     );
     assert_eq!(l.logs(&["EXPIRE", "k", "0"]), ["DEL k"]);
+    // A SET with a time already past stores the key expired (redis-server
+    // 7.0.15 logs it as is); its reclaim is logged as DEL.
+    assert_eq!(
+        l.logs(&["SET", "gone", "v", "EXAT", "1"]),
+        ["SET gone v PXAT 1000"]
+    );
+    assert_eq!(l.logs(&["GET", "gone"]), ["DEL gone"]);
 }
 
 #[test]

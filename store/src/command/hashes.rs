@@ -85,7 +85,9 @@ fn hash_for_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<usize, Reply> {
         Some(p) => Ok(p),
         None => {
             let stamp = ctx.lru_stamp();
-            Ok(ctx.db().insert_new(key, Value::Hash(Box::default()), stamp))
+            let pos = ctx.db().insert_new(key, Value::Hash(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            Ok(pos)
         }
     }
 }

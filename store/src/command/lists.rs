@@ -147,7 +147,9 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End, xx: bool) -> Reply 
         Ok(None) if xx => return Reply::Int(0),
         Ok(None) => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(key, Value::List(Box::default()), stamp)
+            let pos = ctx.db().insert_new(key, Value::List(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            pos
         }
     };
     let list = list_at(ctx, pos);
@@ -530,7 +532,9 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) 
         Ok(Some(p)) => p,
         _ => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(dst, Value::List(Box::default()), stamp)
+            let pos = ctx.db().insert_new(dst, Value::List(Box::default()), stamp);
+            ctx.notify('n', "new", dst);
+            pos
         }
     };
     let dl = list_at(ctx, dpos);

@@ -241,7 +241,9 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(Some(p)) => p,
         Ok(None) => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(key, Value::Set(Box::default()), stamp)
+            let pos = ctx.db().insert_new(key, Value::Set(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            pos
         }
     };
     let s = set_at(ctx, pos);
@@ -467,7 +469,9 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(Some(p)) => p,
         _ => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(dst, Value::Set(Box::default()), stamp)
+            let pos = ctx.db().insert_new(dst, Value::Set(Box::default()), stamp);
+            ctx.notify('n', "new", dst);
+            pos
         }
     };
     if set_at(ctx, dpos).insert(m) {

@@ -180,13 +180,24 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     );
     ctx.notify('$', "set", key);
     if let Expiry::At(at) = expiry {
-        apply_expire(ctx, pos, at);
+        set_expiry(ctx, pos, at);
     }
     old.unwrap_or_else(Reply::ok)
 }
 
+/// Sets an absolute expiry on the just-written entry at `pos` and fires
+/// `expire`, as Redis 7.0's SET/SETEX do. A time already past (SET ..
+/// EXAT/PXAT in the past) is stored too: the key is logically expired and
+/// goes (with the `expired` event and a logged DEL) when it is next looked
+/// up or sampled, exactly as in Redis 7.0.
+pub fn set_expiry(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
+    ctx.db().set_expire(pos, at);
+    let key = ctx.db().at(pos).key.clone();
+    ctx.notify('g', "expire", key.as_bytes());
+}
+
 /// Sets an absolute expiry on the entry at `pos`; a time already past deletes
-/// the key at once, as Redis does.
+/// the key at once, as Redis's GETEX does.
 pub fn apply_expire(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
     let db = ctx.db_index();
     if at <= ctx.now {
@@ -216,7 +227,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: &str, name: &str) -> R
     };
     let pos = store(ctx, argv[1], Value::Str(Sso::new(argv[3])), false);
     ctx.notify('$', "set", argv[1]);
-    apply_expire(ctx, pos, at);
+    set_expiry(ctx, pos, at);
     Reply::ok()
 }
 
