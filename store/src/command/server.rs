@@ -3,7 +3,8 @@
 //!
 //! INFO is built from one small function per section; sections that belong
 //! to other subsystems call their hooks (`persist::info_lines`,
-//! `pubsub::info_lines`, `blocking::Registry::blocked_clients`), so those
+//! `pubsub::info_lines`, `evict::info_lines`,
+//! `blocking::Registry::blocked_clients`), so those
 //! subsystems extend INFO without touching this file.
 
 use super::{CommandSpec, Flags};
@@ -227,6 +228,11 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     };
     let _ = write!(out, "# {title}\r\n");
     let now = ctx.now;
+    if name == "memory" {
+        // Refresh the sampled per-key averages eviction also uses (cheap:
+        // a bounded sample per database, never a walk over every key).
+        crate::evict::used_memory(ctx.st, now);
+    }
     let st: &State = ctx.st;
     match name {
         "server" => info_server(ctx, out),
@@ -241,16 +247,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let used = used_memory(st);
-            let _ = write!(
-                out,
-                "used_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{}\r\n\
-                 maxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
-                human_bytes(used),
-                st.config.maxmemory,
-                human_bytes(st.config.maxmemory),
-                st.config.policy.name()
-            );
+            for (k, v) in crate::evict::info_lines(st) {
+                let _ = write!(out, "{k}:{v}\r\n");
+            }
         }
         "persistence" => crate::persist::info_lines(st, out),
         "stats" => info_stats(st, out),
@@ -377,37 +376,6 @@ fn cpu_times() -> (f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
     (tick(11), tick(12))
-}
-
-/// Redis's `bytesToHuman`.
-fn human_bytes(n: u64) -> String {
-    let d = n as f64;
-    if n < 1024 {
-        format!("{n}B")
-    } else if n < 1024 * 1024 {
-        format!("{:.2}K", d / 1024.0)
-    } else if n < 1024 * 1024 * 1024 {
-        format!("{:.2}M", d / (1024.0 * 1024.0))
-    } else if n < 1024u64.pow(4) {
-        format!("{:.2}G", d / 1024f64.powi(3))
-    } else {
-        format!("{:.2}T", d / 1024f64.powi(4))
-    }
-}
-
-/// Estimated bytes held by the keyspaces: tables plus keys' and values'
-/// heap memory. O(keys): INFO is not a hot path.
-pub fn used_memory(st: &State) -> u64 {
-    st.dbs
-        .iter()
-        .map(|db| {
-            db.table_bytes()
-                + db.entries()
-                    .iter()
-                    .map(|e| e.key.heap_size() + e.value.heap_size())
-                    .sum::<usize>()
-        })
-        .sum::<usize>() as u64
 }
 
 // ---------------------------------------------------------------- CONFIG
