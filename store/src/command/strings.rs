@@ -3,9 +3,10 @@
 use super::{CommandSpec, Flags};
 use crate::cmd;
 use crate::engine::{wrongtype, Ctx};
+use crate::longdouble::LongDouble;
 use crate::reply::{errors, Bulk, Reply};
 use crate::types::{Sso, Value};
-use crate::util::{arg_f64, arg_i64, eq_ic, fmt_human, parse_f64, parse_i64_strict};
+use crate::util::{arg_i64, eq_ic, parse_i64_strict};
 
 const W: Flags = Flags::WRITE.or(Flags::DENYOOM);
 const WF: Flags = W.or(Flags::FAST);
@@ -539,28 +540,26 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     // Redis checks the key's type, then the stored value, then the increment.
     if let Some(pos) = ctx.lookup_write(argv[1]) {
         match &ctx.db().at(pos).value {
-            Value::Str(s) if parse_f64(s.as_bytes()).is_none() => {
+            Value::Str(s) if LongDouble::parse(s.as_bytes()).is_none() => {
                 return Reply::err(errors::NOT_FLOAT)
             }
             Value::Str(_) => {}
             _ => return wrongtype(),
         }
     }
-    let by = match arg_f64(argv[2]) {
-        Ok(b) => b,
-        Err(e) => return e,
+    // Redis's `long double` arithmetic and `%.17Lf` output, exactly.
+    let Some(by) = LongDouble::parse(argv[2]) else {
+        return Reply::err(errors::NOT_FLOAT);
     };
     let r = modify_str(ctx, argv[1], "incrbyfloat", |v, existed| {
         let cur = if !existed {
-            0.0
+            LongDouble::ZERO
         } else {
-            parse_f64(v).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
+            LongDouble::parse(v).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
         };
-        let next = cur + by;
-        if !next.is_finite() {
+        let Some(text) = crate::longdouble::incr_text(cur, by) else {
             return Err(Reply::err("ERR increment would produce NaN or Infinity"));
-        }
-        let text = fmt_human(next);
+        };
         v.clear();
         v.extend_from_slice(text.as_bytes());
         Ok(text)
