@@ -12,7 +12,7 @@
 //!   `inf` forms; no space, no trailing bytes, no NaN; overflow and
 //!   underflow to zero refused), correctly rounded to 64 bits
 //!   (round-half-even), as glibc's `strtold`.
-//! - [`LongDouble::add`]: one correctly rounded addition.
+//! - [`LongDouble::sum`]: one correctly rounded addition.
 //! - [`LongDouble::to_human`]: the exact decimal value rounded to 17
 //!   decimals (half-even, as glibc's `printf`), zeros trimmed, `-0` as `0`.
 //!
@@ -80,7 +80,7 @@ impl LongDouble {
     }
 
     /// The correctly rounded sum (infinite on overflow).
-    pub fn add(self, other: LongDouble) -> LongDouble {
+    pub fn sum(self, other: LongDouble) -> LongDouble {
         match (self.kind, other.kind) {
             (Kind::Inf, Kind::Inf) if self.neg != other.neg => {
                 // inf - inf is NaN in C; callers refuse non-finite sums.
@@ -603,7 +603,7 @@ impl Big {
 /// or `None` when the sum is infinite or NaN (Redis's `increment would
 /// produce NaN or Infinity`).
 pub fn incr_text(current: LongDouble, incr: LongDouble) -> Option<String> {
-    let sum = current.add(incr);
+    let sum = current.sum(incr);
     sum.is_finite().then(|| sum.to_human())
 }
 
