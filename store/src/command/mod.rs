@@ -10,10 +10,14 @@ pub mod keys;
 pub mod lists;
 pub mod persist;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod tx;
+pub mod zsets;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -179,6 +183,10 @@ fn families() -> Vec<&'static [CommandSpec]> {
         persist::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
+        zsets::COMMANDS,
+        streams::COMMANDS,
+        sort::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 
