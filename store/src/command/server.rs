@@ -3,7 +3,8 @@
 //!
 //! INFO is built from one small function per section; sections that belong
 //! to other subsystems call their hooks (`persist::info_lines`,
-//! `pubsub::info_lines`, `blocking::Registry::blocked_clients`), so those
+//! `pubsub::info_lines`, `evict::info_lines`,
+//! `blocking::Registry::blocked_clients`), so those
 //! subsystems extend INFO without touching this file.
 
 use super::{CommandSpec, Flags};
@@ -98,11 +99,18 @@ fn db_index(arg: &[u8], bad: &str) -> Result<usize, Reply> {
     Ok(n as usize)
 }
 
-fn ping(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 2 {
+        return Reply::err("ERR wrong number of arguments for 'ping' command");
+    }
+    if crate::pubsub::resp2_subscribed(ctx.session) {
+        // A RESP2 client in subscribe mode gets `["pong", message or ""]`.
+        let msg: &[u8] = argv.get(1).copied().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(msg)]);
+    }
     match argv.len() {
         1 => Reply::status("PONG"),
-        2 => Reply::bulk(argv[1]),
-        _ => Reply::err("ERR wrong number of arguments for 'ping' command"),
+        _ => Reply::bulk(argv[1]),
     }
 }
 
@@ -130,21 +138,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     if a != b {
+        // Watches first, while each database still holds its own keys (as
+        // Redis's `touchAllWatchedKeysInDb`, with its expired-key cases).
+        crate::tx::touch_swap(ctx.st, a, b, ctx.now);
         ctx.st.dbs.swap(a, b);
-        // Every key now in either database changed for its watchers, and
-        // clients blocked on a key in either may now be served.
-        for db in [a, b] {
-            let d = std::mem::take(&mut ctx.st.dbs[db]);
-            for e in d.entries() {
-                let key = e.key.as_bytes();
-                crate::tx::touch(ctx.st, a, key);
-                crate::tx::touch(ctx.st, b, key);
-                if matches!(e.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
-                    crate::blocking::signal_ready(ctx.st, db, key);
-                }
-            }
-            ctx.st.dbs[db] = d;
-        }
+        // Clients blocked on a key that now exists may be served.
+        crate::blocking::scan_db_for_ready_keys(ctx.st, a);
+        crate::blocking::scan_db_for_ready_keys(ctx.st, b);
     }
     ctx.dirty(1);
     Reply::ok()
@@ -232,6 +232,11 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     };
     let _ = write!(out, "# {title}\r\n");
     let now = ctx.now;
+    if name == "memory" {
+        // Refresh the sampled per-key averages eviction also uses (cheap:
+        // a bounded sample per database, never a walk over every key).
+        crate::evict::used_memory(ctx.st, now);
+    }
     let st: &State = ctx.st;
     match name {
         "server" => info_server(ctx, out),
@@ -375,12 +380,6 @@ fn cpu_times() -> (f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
     (tick(11), tick(12))
-}
-
-/// INFO's `used_memory`: the estimate that eviction compares with
-/// `maxmemory` (see `evict`), as of its last refresh.
-pub fn used_memory(st: &State) -> u64 {
-    crate::evict::used_memory_cached(st)
 }
 
 // ---------------------------------------------------------------- CONFIG

@@ -579,7 +579,8 @@ pub fn prevent_propagation(ctx: &mut Ctx<'_>) {
 
 /// Opens a group: what the session logs until the matching [`end_group`]
 /// is written as one `MULTI` ... `EXEC` record (nothing if it logs
-/// nothing). Groups nest; only the outermost pair writes.
+/// nothing; the bare command if it logs one, as Redis 7.0 does). Groups
+/// nest; only the outermost pair writes.
 pub fn begin_group(ctx: &mut Ctx<'_>) {
     let session = ctx.session.id;
     let db = ctx.session.db;
@@ -632,7 +633,6 @@ fn log_argv<A: AsRef<[u8]>>(st: &mut State, session: u64, db: usize, argv: &[A])
             if g.cmds == 0 {
                 g.start_db = db;
                 g.selected = db;
-                encode_command(&mut g.buf, &[&b"MULTI"[..]]);
             } else if g.selected != db {
                 encode_select(&mut g.buf, db);
                 g.selected = db;
@@ -674,12 +674,20 @@ impl Durable {
         if g.cmds == 0 {
             return;
         }
-        let mut buf = Vec::with_capacity(g.buf.len() + 32);
+        // As Redis 7.0's `propagatePendingCommands`: a group of one command
+        // is written bare (a single command is atomic anyway).
+        let wrap = g.cmds > 1;
+        let mut buf = Vec::with_capacity(g.buf.len() + 48);
         if self.log.selected != Some(g.start_db) {
             encode_select(&mut buf, g.start_db);
         }
+        if wrap {
+            encode_command(&mut buf, &[&b"MULTI"[..]]);
+        }
         buf.extend_from_slice(&g.buf);
-        encode_command(&mut buf, &[&b"EXEC"[..]]);
+        if wrap {
+            encode_command(&mut buf, &[&b"EXEC"[..]]);
+        }
         if self.log.append(&buf).is_ok() {
             self.log.selected = Some(g.selected);
         }
