@@ -32,14 +32,13 @@ demo: setup
 
 test: setup test-rust test-elixir
 
-# The ExUnit API suite runs three times: embedded, remote against a
-# redis-server the run starts, remote against Ferrite's own listener.
-
 test-rust:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test -p ferrite-store
 
+# The ExUnit API suite runs three times: embedded, remote against a
+# redis-server the run starts, remote against Ferrite's own listener.
 test-elixir:
 	mix format --check-formatted
 	MIX_ENV=test mix compile --warnings-as-errors

@@ -55,9 +55,20 @@ defmodule Ferrite.TestServer do
   @spec stop_redis(%{pid: pos_integer(), dir: binary()}) :: :ok
   def stop_redis(%{pid: pid, dir: dir}) do
     System.cmd("kill", [Integer.to_string(pid)], stderr_to_stdout: true)
-    wait_until(fn -> not File.exists?("/proc/#{pid}") end)
+    wait_until(fn -> exited?(pid) end)
     File.rm_rf!(dir)
     :ok
+  end
+
+  # Gone, or a zombie waiting for init to reap it (its sockets are closed).
+  defp exited?(pid) do
+    case File.read("/proc/#{pid}/stat") do
+      {:ok, stat} ->
+        stat |> String.split(") ", parts: 2) |> List.last() |> String.starts_with?("Z")
+
+      {:error, _} ->
+        true
+    end
   end
 
   defp answers?(port) do

@@ -151,7 +151,7 @@ defmodule Ferrite.Remote.Options do
       opts =
         [ssl: ssl]
         |> put_if(:host, if(uri.host not in [nil, ""], do: uri.host))
-        |> put_if(:port, uri.port)
+        |> put_if(:port, uri.port || default_port(uri.scheme))
         |> Keyword.merge(userinfo(uri.userinfo))
         |> put_if(:database, db)
 
@@ -162,6 +162,11 @@ defmodule Ferrite.Remote.Options do
   end
 
   def url(other), do: bad(:url, other)
+
+  # URI knows no default port for these schemes: Redis's for redis://,
+  # none (the option's default) for ferrite://.
+  defp default_port(s) when s in ["redis", "rediss"], do: 6379
+  defp default_port(_), do: nil
 
   defp scheme(s) when s in ["ferrite", "redis"], do: {:ok, false}
   defp scheme(s) when s in ["ferrites", "rediss"], do: {:ok, true}
