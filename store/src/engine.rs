@@ -91,6 +91,8 @@ pub struct State {
     pub scripts: crate::script::Scripts,
     /// Connected clients (CLIENT LIST/KILL, INFO clients).
     pub clients: crate::resp::clients::Registry,
+    /// Memory accounting and the eviction pool.
+    pub memory: crate::evict::Memory,
 }
 
 /// Something the engine sends to a client outside of a command's reply:
@@ -213,6 +215,7 @@ impl Engine {
                 propagation: Default::default(),
                 scripts: Default::default(),
                 clients: Default::default(),
+                memory: Default::default(),
             }),
             clock: Clock::default(),
             next_client_id: AtomicU64::new(1),
@@ -250,7 +253,9 @@ impl Engine {
     /// the last reference goes.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.lock().dbs.iter_mut().for_each(Db::clear);
+        let mut st = self.lock();
+        crate::persist::on_close(&mut st);
+        st.dbs.iter_mut().for_each(Db::clear);
     }
 
     /// True once `close` was called.
@@ -422,6 +427,7 @@ impl<'a> Ctx<'a> {
             self.expire_at(db, pos);
             return None;
         }
+        crate::evict::touch(self.st, db, pos, self.now);
         Some(pos)
     }
 
@@ -437,6 +443,7 @@ impl<'a> Ctx<'a> {
         self.st.stats.expired_keys += 1;
         self.signal_modified(db, e.key.as_bytes());
         crate::pubsub::notify_keyspace(self.st, 'x', "expired", e.key.as_bytes(), db);
+        crate::persist::propagate_del(self, db, e.key.as_bytes());
     }
 
     /// Deletes a live key of database `db`; true if it existed.
@@ -481,7 +488,7 @@ impl<'a> Ctx<'a> {
     /// The LRU/LFU stamp for a newly written or touched key.
     #[inline]
     pub fn lru_stamp(&self) -> u32 {
-        crate::evict::stamp(self.now)
+        crate::evict::initial_stamp(&self.st.config, self.now)
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persist;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -173,6 +174,7 @@ fn families() -> Vec<&'static [CommandSpec]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         crate::resp::conn::COMMANDS,
+        persist::COMMANDS,
     ]
 }
 
