@@ -15,7 +15,8 @@ defmodule Ferrite.TestServer do
 
   @doc """
   Starts `redis-server` on `port` (a free one by default) with extra
-  arguments such as `["--requirepass", "pw"]`; waits until it answers.
+  `args:` such as `["--requirepass", "pw"]`, or on TLS only with
+  `tls: true` (its CA certificate in `dir/ca.pem`); waits until it is ready.
   Returns `%{port:, pid:, dir:}`.
   """
   @spec start_redis(keyword()) :: %{port: pos_integer(), pid: pos_integer(), dir: binary()}
@@ -31,24 +32,72 @@ defmodule Ferrite.TestServer do
     File.mkdir_p!(dir)
     pidfile = Path.join(dir, "redis.pid")
 
+    log = Path.join(dir, "log")
+
     args =
       ~w(--bind 127.0.0.1 --save "" --appendonly no --daemonize yes --enable-debug-command local) ++
-        [
-          "--port",
-          "#{port}",
-          "--pidfile",
-          pidfile,
-          "--dir",
-          dir,
-          "--logfile",
-          Path.join(dir, "log")
-        ] ++
+        ["--pidfile", pidfile, "--dir", dir, "--logfile", log] ++
+        listen_args(port, dir, Keyword.get(opts, :tls, false)) ++
         Keyword.get(opts, :args, [])
 
     {_, 0} = System.cmd("redis-server", Enum.map(args, &String.replace(&1, ~s(""), "")))
-    wait_until(fn -> File.exists?(pidfile) and answers?(port) end)
+    wait_until(fn -> File.exists?(pidfile) and ready?(log) end)
     pid = pidfile |> File.read!() |> String.trim() |> String.to_integer()
     %{port: port, pid: pid, dir: dir}
+  end
+
+  # With tls: a CA (ca.pem) and a server certificate for "localhost" signed
+  # by it, in `dir`, and the TLS port instead of the plain one.
+  defp listen_args(port, _dir, false), do: ["--port", "#{port}"]
+
+  defp listen_args(port, dir, true) do
+    f = &Path.join(dir, &1)
+
+    openssl(
+      ~w(req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout) ++
+        [f.("ca.key"), "-out", f.("ca.pem")]
+    )
+
+    openssl(
+      ~w(req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout) ++
+        [f.("key.pem"), "-out", f.("req.pem")]
+    )
+
+    File.write!(f.("ext"), "subjectAltName=DNS:localhost\n")
+
+    openssl(
+      ~w(x509 -req -days 1 -CAcreateserial -in) ++
+        [
+          f.("req.pem"),
+          "-CA",
+          f.("ca.pem"),
+          "-CAkey",
+          f.("ca.key"),
+          "-out",
+          f.("cert.pem"),
+          "-extfile",
+          f.("ext")
+        ]
+    )
+
+    ["--port", "0", "--tls-port", "#{port}", "--tls-cert-file", f.("cert.pem")] ++
+      [
+        "--tls-key-file",
+        f.("key.pem"),
+        "--tls-ca-cert-file",
+        f.("ca.pem"),
+        "--tls-auth-clients",
+        "no"
+      ]
+  end
+
+  defp openssl(args), do: {_, 0} = System.cmd("openssl", args, stderr_to_stdout: true)
+
+  defp ready?(log) do
+    case File.read(log) do
+      {:ok, text} -> String.contains?(text, "Ready to accept connections")
+      _ -> false
+    end
   end
 
   @doc "Stops a server started by `start_redis/1`, by its pid, and waits for it to exit."
@@ -68,19 +117,6 @@ defmodule Ferrite.TestServer do
 
       {:error, _} ->
         true
-    end
-  end
-
-  defp answers?(port) do
-    case :gen_tcp.connect(~c"127.0.0.1", port, [:binary, active: false], 200) do
-      {:ok, s} ->
-        :ok = :gen_tcp.send(s, "PING\r\n")
-        reply = :gen_tcp.recv(s, 0, 500)
-        :gen_tcp.close(s)
-        match?({:ok, "+PONG\r\n"}, reply) or match?({:ok, "-NOAUTH" <> _}, reply)
-
-      _ ->
-        false
     end
   end
 

@@ -279,6 +279,39 @@ defmodule Ferrite.RemoteTest do
     end
   end
 
+  describe "TLS" do
+    test "ssl: with a verified certificate, and rediss:// URLs" do
+      server = TestServer.start_redis(tls: true)
+      on_exit(fn -> TestServer.stop_redis(server) end)
+      cacert = Path.join(server.dir, "ca.pem")
+
+      {:ok, c} =
+        Ferrite.start_link(
+          host: "localhost",
+          port: server.port,
+          ssl: true,
+          ssl_opts: [verify: :verify_peer, cacertfile: cacert]
+        )
+
+      assert Ferrite.set(c, "k", "over tls") == :ok
+      assert Ferrite.get(c, "k") == {:ok, "over tls"}
+
+      {:ok, c2} =
+        Ferrite.start_link(
+          url: "rediss://localhost:#{server.port}/1",
+          ssl_opts: [verify: :verify_peer, cacertfile: cacert]
+        )
+
+      assert Ferrite.get(c2, "k") == {:ok, nil}
+      assert Ferrite.command(c2, ["SELECT", "0"]) == {:ok, "OK"}
+      assert Ferrite.get(c2, "k") == {:ok, "over tls"}
+
+      # Plain TCP to a TLS port: the server hangs up on the first command.
+      {:ok, plain} = Ferrite.start_link(port: server.port)
+      assert {:error, %ConnectionError{}} = Ferrite.get(plain, "k")
+    end
+  end
+
   describe "pub/sub sessions" do
     test "subscribe, messages, patterns, unsubscribe", %{port: p} do
       c = conn(p)
