@@ -91,6 +91,9 @@ defmodule Ferrite do
       {:ok, "v"} = Ferrite.command(conn, ["GET", "k"])
   """
   @spec command(conn(), [arg()]) :: {:ok, term()} | error()
+  def command(%{__struct__: Ferrite.Tx.Stage} = stage, argv),
+    do: Ferrite.Tx.Stage.command(stage, argv)
+
   def command(conn, argv) do
     case Native.command(conn, argv) do
       {:ok, _} = ok -> ok
@@ -129,6 +132,16 @@ defmodule Ferrite do
       {:error, e} -> raise e
     end
   end
+
+  # Transactions (see Ferrite.Tx)
+  defdelegate multi(conn, fun), to: Ferrite.Tx
+  defdelegate watch(conn, keys, fun), to: Ferrite.Tx
+  defdelegate unwatch(conn), to: Ferrite.Tx
+
+  # Pub/sub (see Ferrite.PubSub)
+  defdelegate publish(conn, channel, message), to: Ferrite.PubSub
+  defdelegate subscribe(conn, channels, callback), to: Ferrite.PubSub
+  defdelegate unsubscribe(sub, channels), to: Ferrite.PubSub
 
   # Strings
   defdelegate get(conn, key), to: Commands.Strings

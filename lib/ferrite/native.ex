@@ -20,6 +20,13 @@ defmodule Ferrite.Native do
   @spec open(pid(), nil | binary(), non_neg_integer()) :: {:ok, reference()} | {:error, term()}
   def open(_owner, _store, _db), do: :erlang.nif_error(:nif_not_loaded)
 
+  @doc """
+  Opens a side session on `conn`'s engine, owned by the calling process
+  (its own MULTI/WATCH and subscription state; closed when the caller exits).
+  """
+  @spec open_session(term()) :: {:ok, reference()} | {:error, term()} | :noconn | :closed
+  def open_session(_conn), do: :erlang.nif_error(:nif_not_loaded)
+
   @doc "Closes a conn (idempotent)."
   @spec close(term()) :: :ok
   def close(_conn), do: :erlang.nif_error(:nif_not_loaded)

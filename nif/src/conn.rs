@@ -38,6 +38,9 @@ pub struct Conn {
     owner_key: u64,
     /// The named store this conn joined, if any.
     store: Option<Vec<u8>>,
+    /// A side session on another conn's engine (`open_session`): closing it
+    /// releases only its own session state, never the engine.
+    side: bool,
     closed: AtomicBool,
 }
 
@@ -56,11 +59,38 @@ impl Conn {
         }
         registry_remove(self.owner_key, self);
         self.sink.close();
+        // Watches and subscriptions go now, not when the session is freed.
+        // Lock order: session, then engine (inside forget_session).
+        self.engine.forget_session(&mut self.session.lock());
+        if self.side {
+            return;
+        }
         match &self.store {
             None => self.engine.close(),
             Some(name) => release_store(name),
         }
     }
+}
+
+/// Opens a side session for `owner` on `parent`'s engine, with the
+/// parent's current database selected: its own MULTI/WATCH and
+/// subscription state, not registered under any pid (it is reached through
+/// its resource only). Closing it leaves the engine open.
+pub fn open_side(parent: &Conn, owner: LocalPid) -> Arc<Conn> {
+    let db = parent.session.lock().db;
+    let sink = Arc::new(PidSink::new(owner));
+    let mut session = parent.engine.session();
+    session.db = db;
+    session.sink = Some(sink.clone());
+    Arc::new(Conn {
+        engine: parent.engine.clone(),
+        session: Mutex::new(session),
+        sink,
+        owner_key: 0,
+        store: None,
+        side: true,
+        closed: AtomicBool::new(false),
+    })
 }
 
 /// The resource Elixir holds: the conn process keeps it for its lifetime.
@@ -203,6 +233,7 @@ pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn
         sink,
         owner_key: key,
         store: store.map(<[u8]>::to_vec),
+        side: false,
         closed: AtomicBool::new(false),
     });
     if let Err(e) = registry_insert(key, conn.clone()) {

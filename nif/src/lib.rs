@@ -12,6 +12,7 @@
 //! | NIF | scheduler | returns |
 //! |-----|-----------|---------|
 //! | `open(owner, store, db)` | normal | `{:ok, conn_ref}` / `{:error, msg}` |
+//! | `open_session(conn)` | normal | `{:ok, conn_ref}`: a side session on `conn`'s engine for the caller (WATCH, subscriptions) |
 //! | `close(conn)` | normal | `:ok` |
 //! | `command(conn, argv)` | normal | reply, or a marker (below) |
 //! | `command_dirty(conn, argv)` | dirty CPU | reply |

@@ -226,6 +226,27 @@ fn open<'a>(env: Env<'a>, owner: LocalPid, store: Term<'a>, db: i64) -> Term<'a>
     (encode::ok(), res).encode(env)
 }
 
+/// Opens a side session on `conn`'s engine for the calling process (see
+/// `conn::open_side`): `{:ok, conn_ref}`. The caller is monitored; the
+/// session closes when it exits or the ref is collected.
+#[rustler::nif]
+fn open_session<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
+    let Some(parent) = resolve(env, conn) else {
+        return noconn().encode(env);
+    };
+    if parent.is_closed() {
+        return closed().encode(env);
+    }
+    let owner = env.pid();
+    let side = conn::open_side(&parent, owner);
+    let res = ResourceArc::new(ConnRes(side.clone()));
+    if res.monitor(Some(env), &owner).is_none() {
+        side.close();
+        return error_tuple(env, "ERR owner process is not alive");
+    }
+    (encode::ok(), res).encode(env)
+}
+
 #[rustler::nif]
 fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
     let _guard = CallerEnv::enter(env);
@@ -252,6 +273,9 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
+    if is_exec(&argv) && !sched::queue_is_cheap(&sess) {
+        return dirty().encode(env);
+    }
     let Some(mut st) = conn.engine.try_lock() else {
         return dirty().encode(env);
     };
@@ -260,6 +284,14 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     drop(st);
     drop(sess);
     encode_outcome(env, &out)
+}
+
+/// True when the command is EXEC (its cost is its queue's).
+#[inline]
+fn is_exec(argv: &Argv<'_>) -> bool {
+    argv.as_slice()
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"))
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -321,6 +353,10 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
+    // Commands queued by earlier calls run inside this pipeline's EXEC.
+    if cmds.iter().any(is_exec) && !sched::queue_is_cheap(&sess) {
+        return dirty().encode(env);
+    }
     let Some(mut st) = conn.engine.try_lock() else {
         return dirty().encode(env);
     };

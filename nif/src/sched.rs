@@ -22,8 +22,16 @@ pub const MAX_NORMAL_PIPELINE: usize = 128;
 /// delete can still take long, as it would block Redis.
 pub const BOUNDED: &[&str] = &[
     "set", "setex", "psetex", "mset", "msetnx", "del", "unlink", "rename", "renamenx", "select",
-    "ping", "echo",
+    "ping", "echo", "exec",
 ];
+
+/// EXEC costs what its queued commands cost: it is in [`BOUNDED`] because a
+/// pipeline's other commands (MULTI .. EXEC in one call) are classified
+/// themselves; an EXEC sent alone is checked against the session's queue
+/// with this before it runs on a normal scheduler.
+pub fn queue_is_cheap(session: &ferrite_store::Session) -> bool {
+    session.tx.queue.iter().all(|q| is_cheap(q.spec))
+}
 
 /// True when `spec` may run on a normal scheduler (input size aside).
 #[inline]

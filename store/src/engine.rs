@@ -308,7 +308,11 @@ impl Engine {
                 } else if let Reply::Error(msg) = &reply {
                     st.stats.record_error(msg);
                 }
-                return reply;
+                // A rejected command flags an open MULTI (EXEC then fails).
+                let is_exec = argv
+                    .first()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
+                return crate::tx::reject(st, session, is_exec, reply);
             }
         };
         let now = self.clock.now_ms();
@@ -422,12 +426,20 @@ impl<'a> Ctx<'a> {
     /// Finds a live key in database `db` for writing (no hit/miss counted),
     /// reclaiming it if it has expired.
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
+        let pos = self.lookup_notouch_in(db, key)?;
+        crate::evict::touch(self.st, db, pos, self.now);
+        Some(pos)
+    }
+
+    /// Finds a live key in database `db` without counting an access (no
+    /// LRU/LFU update, no hit/miss), reclaiming it if it has expired. For
+    /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
+    pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
         if self.st.dbs[db].at(pos).is_expired(self.now) {
             self.expire_at(db, pos);
             return None;
         }
-        crate::evict::touch(self.st, db, pos, self.now);
         Some(pos)
     }
 

@@ -9,9 +9,11 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persist;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod tx;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -175,6 +177,8 @@ fn families() -> Vec<&'static [CommandSpec]> {
         sets::COMMANDS,
         crate::resp::conn::COMMANDS,
         persist::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 

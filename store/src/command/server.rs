@@ -688,7 +688,7 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         return sub_arity_err("object", sub);
     }
     // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH|NONOTIFY).
-    let Some(pos) = ctx.lookup_write(argv[2]) else {
+    let Some(pos) = ctx.lookup_notouch_in(ctx.session.db, argv[2]) else {
         return Reply::Nil;
     };
     let now = ctx.now;
@@ -705,12 +705,12 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if !ctx.st.config.policy.is_lfu() {
             return Reply::err(LFU_POLICY_NOT_SET);
         }
-        Reply::Int((e.lru & 0xff) as i64)
+        Reply::Int(crate::evict::lfu_freq_cfg(e, now, &ctx.st.config) as i64)
     } else {
         if ctx.st.config.policy.is_lfu() {
             return Reply::err(LFU_POLICY_SET);
         }
-        Reply::Int(crate::evict::stamp(now).wrapping_sub(e.lru) as i64)
+        Reply::Int(crate::evict::idle_secs(e, now) as i64)
     }
 }
 
