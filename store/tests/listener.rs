@@ -503,3 +503,34 @@ fn client_unblock_and_hang_ups() {
     exchange(&mut admin, "RPUSH q x\r\n", ":1\r\n");
     exchange(&mut admin, "LLEN q\r\n", ":1\r\n");
 }
+
+#[test]
+fn pubsub_confirmations_are_one_frame_each() {
+    let (_e, _l, port) = start();
+    let mut sub = connect(port);
+    let mut publisher = connect(port);
+    exchange(
+        &mut sub,
+        "SUBSCRIBE a b\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n",
+    );
+    exchange(&mut publisher, "PUBLISH b hi\r\n", ":1\r\n");
+    let message = "*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&read_n(&mut sub, message.len())),
+        message
+    );
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE\r\n",
+        "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n",
+    );
+    // RESP3: confirmations are pushes.
+    sub.write_all(b"HELLO 3\r\n").unwrap();
+    while read_line(&mut sub) != "*0\r\n" {}
+    exchange(
+        &mut sub,
+        "PSUBSCRIBE n*\r\n",
+        ">3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n",
+    );
+}

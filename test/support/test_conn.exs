@@ -229,12 +229,21 @@ defmodule Ferrite.TestConn do
         unless Process.get({__MODULE__, :flushed}) do
           Process.put({__MODULE__, :flushed}, true)
 
-          {:ok, _} =
-            Ferrite.pipeline(conn, [["FLUSHALL"], ["SCRIPT", "FLUSH"], ["FUNCTION", "FLUSH"]])
+          {:ok, _} = Ferrite.pipeline(conn, reset_commands())
         end
 
         {:ok, conn}
     end
+  end
+
+  # What a test may change on a shared server, back to the defaults.
+  defp reset_commands do
+    [
+      ["FLUSHALL"],
+      ["SCRIPT", "FLUSH"],
+      ["FUNCTION", "FLUSH"],
+      ["CONFIG", "SET", "notify-keyspace-events", ""]
+    ]
   end
 
   @doc """

@@ -486,7 +486,10 @@ fn run_batch(
         let blocked = session.blocked.take();
         if blocked.is_none() && send {
             let mut o = conn.out.lock();
-            encode(&reply, session.resp, &mut o.data);
+            // (P)(UN)SUBSCRIBE confirmations go out one frame each.
+            for frame in crate::pubsub::confirmation_frames(argv[0], reply) {
+                encode(&frame, session.resp, &mut o.data);
+            }
         }
         if rs.limits.auth_required {
             rs.limits.auth_required = auth_required(&st, session);
