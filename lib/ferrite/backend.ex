@@ -26,6 +26,7 @@ defmodule Ferrite.Backend do
               {:ok, [term()]} | {:error, Exception.t()}
 
   @doc false
+  @spec start_link(term()) :: GenServer.on_start()
   def start_link(_opts), do: GenServer.start_link(__MODULE__, [], name: __MODULE__)
 
   @doc "Registers the calling process as a conn served by `module`."

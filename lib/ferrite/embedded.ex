@@ -92,13 +92,27 @@ defmodule Ferrite.Embedded do
   @spec continue_command(term(), Ferrite.conn(), [term()]) :: {:ok, term()} | {:error, term()}
   def continue_command(result, conn, argv) do
     case result do
-      {:ok, _} = ok -> ok
-      {:error, _} = err -> err
-      :dirty -> continue_command(Native.command_dirty(conn, argv), conn, argv)
-      :convert -> continue_command(Native.command(conn, Args.normalize!(argv)), conn, argv)
-      {:blocked, token} -> await_blocked(conn, token)
-      :noconn -> other_backend(conn, :command, argv)
-      :closed -> {:error, connection_error(:closed, conn)}
+      {:ok, _} = ok ->
+        ok
+
+      {:error, _} = err ->
+        err
+
+      :dirty ->
+        continue_command(Native.command_dirty(conn, argv), conn, argv)
+
+      :convert ->
+        argv = Args.normalize!(argv)
+        continue_command(Native.command(conn, argv), conn, argv)
+
+      {:blocked, token} ->
+        await_blocked(conn, token)
+
+      :noconn ->
+        other_backend(conn, :command, argv)
+
+      :closed ->
+        {:error, connection_error(:closed, conn)}
     end
   end
 
@@ -108,6 +122,9 @@ defmodule Ferrite.Embedded do
     case result do
       {:ok, _} = ok ->
         ok
+
+      {:blocked_pipeline, replies} ->
+        {:ok, Enum.map(replies, &await_element(conn, &1))}
 
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
@@ -123,6 +140,17 @@ defmodule Ferrite.Embedded do
         {:error, connection_error(:closed, conn)}
     end
   end
+
+  # A blocking command inside a pipeline: wait for its result in place.
+  # (Unlike Redis, the commands after it have already run.)
+  defp await_element(conn, {:blocked, token}) do
+    case await_blocked(conn, token) do
+      {:ok, reply} -> reply
+      {:error, e} -> e
+    end
+  end
+
+  defp await_element(_conn, reply), do: reply
 
   defp normalize_pipeline!(cmds) when is_list(cmds), do: Enum.map(cmds, &Args.normalize!/1)
 

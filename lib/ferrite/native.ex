@@ -11,6 +11,7 @@ defmodule Ferrite.Native do
   @compile {:autoload, false}
 
   @doc false
+  @spec load_nif() :: :ok | {:error, term()}
   def load_nif do
     path = :filename.join(:code.priv_dir(:ferrite), ~c"native/libferrite_nif")
     :erlang.load_nif(path, 0)

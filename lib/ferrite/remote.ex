@@ -30,7 +30,12 @@ defmodule Ferrite.Remote do
       connection for every caller until the next reconnection, which
       selects `database:` again; prefer one conn per database.
     * `WATCH` state and subscriptions belong to a connection: use a
-      dedicated one from `open_session/2` for them.
+      dedicated one from `open_session/2` for them (`Ferrite.watch/3` and
+      `Ferrite.PubSub` do).
+    * The connection speaks RESP2 and pairs replies with requests in
+      order, so `HELLO 3` (RESP3 replies) and `CLIENT REPLY OFF|SKIP`
+      (missing replies) are not supported through it: the first makes the
+      parser fail and the connection reconnect.
   """
   @behaviour Ferrite.Backend
 

@@ -145,6 +145,44 @@ pub fn registry_get(key: u64) -> Option<Arc<Conn>> {
     shard(key).read().get(&key).cloned()
 }
 
+const RECENT_SLOTS: usize = 16;
+
+type Recent = [Option<(u64, Arc<Conn>)>; RECENT_SLOTS];
+
+thread_local! {
+    /// Each scheduler thread's recently used conns, so that the hot path
+    /// skips the registry's lock and reference counting.
+    ///
+    /// Invariant: an entry is used only while its conn is open; a closed
+    /// entry is dropped when seen. Pid terms are unique while their process
+    /// lives, and a dead owner's conn is closed, so an open entry under a
+    /// key is the registry's entry for that key.
+    static RECENT: std::cell::RefCell<Recent> = const {
+        std::cell::RefCell::new([const { None }; RECENT_SLOTS])
+    };
+}
+
+/// Runs `f` on the open conn owned by the pid with key `key`, through the
+/// thread's recent-conn cache. `f` must not call back into this function
+/// (nothing in a command does); if it did, the inner call would simply
+/// bypass the cache.
+#[inline]
+pub fn with_registered<R>(key: u64, f: impl FnOnce(&Arc<Conn>) -> R) -> Option<R> {
+    RECENT.with(|cell| {
+        let Ok(mut recent) = cell.try_borrow_mut() else {
+            return registry_get(key).map(|c| f(&c));
+        };
+        let slot = &mut recent[(key ^ (key >> 7) ^ (key >> 15)) as usize % RECENT_SLOTS];
+        match slot {
+            Some((k, c)) if *k == key && !c.is_closed() => {}
+            _ => {
+                *slot = registry_get(key).map(|c| (key, c));
+            }
+        }
+        slot.as_ref().map(|(_, c)| f(c))
+    })
+}
+
 fn registry_insert(key: u64, conn: Arc<Conn>) -> Result<(), String> {
     let mut map = shard(key).write();
     if map.contains_key(&key) {

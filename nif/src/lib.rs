@@ -25,7 +25,9 @@
 //!
 //! Replies: `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}`, or
 //! `{:blocked, token}` when a blocking command registered a waiter (its
-//! result comes later as `{:ferrite_reply, token, reply}`). Markers the
+//! result comes later as `{:ferrite_reply, token, reply}`, sent to the
+//! process that issued it). A pipeline returns `{:ok, replies}`, or
+//! `{:blocked_pipeline, replies}` when an element is `{:blocked, token}`. Markers the
 //! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:convert`
 //! (an argument is not a binary: convert and retry), `:noconn` (no embedded
 //! conn by that pid or name).

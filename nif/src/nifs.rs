@@ -27,6 +27,27 @@ rustler::atoms! {
     closed,
     /// `{:blocked, token}`
     blocked,
+    /// `{:blocked_pipeline, replies}`
+    blocked_pipeline,
+}
+
+/// Runs `f` on the conn named by a pid, registered name or conn resource
+/// (the hot path: no reference counting for pids and names); `None` when
+/// there is no such conn.
+#[inline]
+fn with_conn<R>(env: Env<'_>, term: Term<'_>, f: impl FnOnce(&Arc<Conn>) -> R) -> Option<R> {
+    let mut pid = MaybeUninit::<ErlNifPid>::uninit();
+    // SAFETY: plain term inspection in the caller's env.
+    unsafe {
+        let found = enif_get_local_pid(env.as_c_arg(), term.as_c_arg(), pid.as_mut_ptr()) != 0
+            || (enif_is_atom(env.as_c_arg(), term.as_c_arg()) != 0
+                && enif_whereis_pid(env.as_c_arg(), term.as_c_arg(), pid.as_mut_ptr()) != 0);
+        if found {
+            let pid = LocalPid::from_c_arg(pid.assume_init());
+            return conn::with_registered(conn::pid_key(&pid), f);
+        }
+    }
+    term.decode::<ResourceArc<ConnRes>>().ok().map(|r| f(&r.0))
 }
 
 /// Resolves a pid, registered name or conn resource to its open conn.
@@ -58,6 +79,7 @@ struct Argv<'a> {
     len: usize,
     spill: Vec<&'a [u8]>,
     bytes: usize,
+    class: sched::Class,
 }
 
 enum ArgvError {
@@ -67,13 +89,21 @@ enum ArgvError {
 
 impl<'a> Argv<'a> {
     #[inline(always)]
-    fn decode(env: Env<'a>, list: Term<'a>) -> Result<Argv<'a>, ArgvError> {
-        let mut argv = Argv {
+    fn new() -> Argv<'a> {
+        Argv {
             inline: [&[]; 8],
             len: 0,
             spill: Vec::new(),
             bytes: 0,
-        };
+            class: sched::UNKNOWN,
+        }
+    }
+
+    /// Decodes a list of binaries into `self` (filled in place: an `Argv`
+    /// is large, and moving it shows in profiles).
+    #[inline(always)]
+    fn fill(&mut self, env: Env<'a>, list: Term<'a>) -> Result<(), ArgvError> {
+        let argv = self;
         let mut cell = list.as_c_arg();
         let mut head: ErlNifTerm = ErlNifTerm::default();
         let mut tail: ErlNifTerm = ErlNifTerm::default();
@@ -99,7 +129,11 @@ impl<'a> Argv<'a> {
         if !Term::is_empty_list(unsafe { Term::new(env, cell) }) {
             return Err(ArgvError::Convert);
         }
-        Ok(argv)
+        argv.class = match argv.as_slice().first() {
+            Some(name) => sched::classify(name),
+            None => sched::UNKNOWN,
+        };
+        Ok(())
     }
 
     #[inline]
@@ -129,10 +163,7 @@ impl<'a> Argv<'a> {
     /// cheap: the engine refuses them at once).
     #[inline]
     fn class(&self) -> sched::Class {
-        match self.as_slice().first() {
-            Some(name) => sched::classify(name),
-            None => sched::classify(b""),
-        }
+        self.class
     }
 
     /// True when this command may run on a normal scheduler (locks aside).
@@ -165,7 +196,11 @@ fn run_locked(
     }));
     match result {
         Ok(reply) => match sess.blocked.take() {
-            Some(token) => Outcome::Blocked(token),
+            Some(token) => {
+                // Still under the engine lock: see `PidSink`'s invariant.
+                conn.sink.expect(token, env.pid());
+                Outcome::Blocked(token)
+            }
             None => Outcome::Reply(reply),
         },
         Err(panic) => Outcome::Reply(panic_reply(panic)),
@@ -196,9 +231,15 @@ fn encode_element<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     }
 }
 
+/// `{:ok, replies}`, or `{:blocked_pipeline, replies}` when some command
+/// blocked (its element is `{:blocked, token}`; Elixir waits for it).
 fn pipeline_result<'a>(env: Env<'a>, outs: &[Outcome]) -> Term<'a> {
     let items: Vec<Term<'a>> = outs.iter().map(|o| encode_element(env, o)).collect();
-    (encode::ok(), items).encode(env)
+    if outs.iter().any(|o| matches!(o, Outcome::Blocked(_))) {
+        (blocked_pipeline(), items).encode(env)
+    } else {
+        (encode::ok(), items).encode(env)
+    }
 }
 
 #[rustler::nif]
@@ -258,12 +299,17 @@ fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
 
 #[rustler::nif]
 fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
-    let Some(conn) = resolve(env, conn) else {
-        return noconn().encode(env);
-    };
-    let Ok(argv) = Argv::decode(env, argv) else {
+    with_conn(env, conn, |conn| command_normal(env, conn, argv))
+        .unwrap_or_else(|| noconn().encode(env))
+}
+
+#[inline(always)]
+fn command_normal<'a>(env: Env<'a>, conn: &Conn, argv: Term<'a>) -> Term<'a> {
+    let mut args = Argv::new();
+    if args.fill(env, argv).is_err() {
         return convert().encode(env);
-    };
+    }
+    let argv = &args;
     if conn.is_closed() {
         return closed().encode(env);
     }
@@ -273,14 +319,14 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(mut sess) = conn.session.try_lock() else {
         return dirty().encode(env);
     };
-    if is_exec(&argv) && !sched::queue_is_cheap(&sess) {
+    if is_exec(argv) && !sched::queue_is_cheap(&sess) {
         return dirty().encode(env);
     }
     let Some(mut st) = conn.engine.try_lock() else {
         return dirty().encode(env);
     };
     let _guard = CallerEnv::enter(env);
-    let out = run_locked(env, &conn, &mut st, &mut sess, &argv);
+    let out = run_locked(env, conn, &mut st, &mut sess, argv);
     drop(st);
     drop(sess);
     encode_outcome(env, &out)
@@ -299,16 +345,18 @@ fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(conn) = resolve(env, conn) else {
         return noconn().encode(env);
     };
-    let Ok(argv) = Argv::decode(env, argv) else {
+    let mut args = Argv::new();
+    if args.fill(env, argv).is_err() {
         return convert().encode(env);
-    };
+    }
+    let argv = &args;
     if conn.is_closed() {
         return closed().encode(env);
     }
     let _guard = CallerEnv::enter(env);
     let mut sess = conn.session.lock();
     let mut st = conn.engine.lock();
-    let out = run_locked(env, &conn, &mut st, &mut sess, &argv);
+    let out = run_locked(env, &conn, &mut st, &mut sess, argv);
     drop(st);
     drop(sess);
     encode_outcome(env, &out)
@@ -322,7 +370,10 @@ fn decode_pipeline<'a>(env: Env<'a>, cmds: Term<'a>) -> Result<Vec<Argv<'a>>, Ar
     // SAFETY: list cells are inspected in `env`.
     unsafe {
         while enif_get_list_cell(env.as_c_arg(), cell, &mut head, &mut tail) != 0 {
-            out.push(Argv::decode(env, Term::new(env, head))?);
+            out.push(Argv::new());
+            if let Some(last) = out.last_mut() {
+                last.fill(env, Term::new(env, head))?;
+            }
             cell = tail;
         }
         if !Term::new(env, cell).is_empty_list() {

@@ -45,11 +45,11 @@ pub fn is_cheap(spec: &CommandSpec) -> bool {
 /// Commands that subscribe the caller to push messages.
 pub const SUBSCRIBE: &[&str] = &["subscribe", "psubscribe", "ssubscribe"];
 
-/// True when the command needs the caller as its out-of-band target
-/// (blocking commands and subscriptions).
+/// True when the command makes the caller the target of the conn's push
+/// messages (subscriptions). Blocking results are routed by token instead.
 #[inline]
 pub fn targets_caller(spec: &CommandSpec) -> bool {
-    spec.flags.contains(Flags::BLOCKING) || SUBSCRIBE.contains(&spec.name)
+    SUBSCRIBE.contains(&spec.name)
 }
 
 /// What the NIF needs to know about a command before running it.
@@ -62,7 +62,7 @@ pub struct Class {
 }
 
 /// Unknown commands: the engine answers them at once with an error.
-const UNKNOWN: Class = Class {
+pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
 };

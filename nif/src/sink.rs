@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use rustler::sys::{enif_send, ErlNifEnv};
 use rustler::{Encoder, Env, LocalPid, OwnedEnv};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -63,9 +64,16 @@ fn on_scheduler_thread() -> bool {
 }
 
 /// A [`Sink`] that sends to a pid. The target pid can be changed: a
-/// blocking command or a subscription points it at the calling process.
+/// subscription points it at the calling process. The result of a blocking
+/// command goes to the process that issued it, found by its token, so
+/// several processes sharing one conn each get their own results.
+///
+/// Invariant: `waiters` gains a token while the engine lock is still held
+/// by the command that registered it, so the engine cannot serve the token
+/// before the sink knows where it goes.
 pub struct PidSink {
     pid: Mutex<LocalPid>,
+    waiters: Mutex<HashMap<u64, LocalPid>>,
     alive: AtomicBool,
 }
 
@@ -74,6 +82,7 @@ impl PidSink {
     pub fn new(pid: LocalPid) -> PidSink {
         PidSink {
             pid: Mutex::new(pid),
+            waiters: Mutex::new(HashMap::new()),
             alive: AtomicBool::new(true),
         }
     }
@@ -84,16 +93,26 @@ impl PidSink {
         self.alive.store(true, Ordering::Release);
     }
 
+    /// Routes the result of the blocking command registered under `token`
+    /// to `pid`. Call with the engine lock held.
+    pub fn expect(&self, token: u64, pid: LocalPid) {
+        self.waiters.lock().insert(token, pid);
+    }
+
     /// Marks the sink dead: later sends fail.
     pub fn close(&self) {
         self.alive.store(false, Ordering::Release);
     }
 
-    fn deliver(&self, build: impl for<'a> FnOnce(Env<'a>) -> rustler::Term<'a>) -> bool {
+    fn deliver(
+        &self,
+        to: Option<LocalPid>,
+        build: impl for<'a> FnOnce(Env<'a>) -> rustler::Term<'a>,
+    ) -> bool {
         if !self.alive.load(Ordering::Acquire) {
             return false;
         }
-        let pid = *self.pid.lock();
+        let pid = to.unwrap_or_else(|| *self.pid.lock());
         let caller = CALLER_ENV.with(Cell::get);
         if caller.is_null() && on_scheduler_thread() {
             // A scheduler thread outside any NIF call cannot send safely.
@@ -107,7 +126,7 @@ impl PidSink {
             // null on a non-scheduler thread, as enif_send requires.
             unsafe { enif_send(caller, pid.as_c_arg(), env.as_c_arg(), msg.as_c_arg()) == 1 }
         });
-        if !sent {
+        if !sent && to.is_none() {
             self.alive.store(false, Ordering::Release);
         }
         sent
@@ -118,11 +137,14 @@ impl Sink for PidSink {
     fn send(&self, msg: Outgoing) -> bool {
         match msg {
             Outgoing::Served { token, reply } => {
-                self.deliver(|env| (ferrite_reply(), token, encode_reply(env, &reply)).encode(env))
+                let to = self.waiters.lock().remove(&token);
+                self.deliver(to, |env| {
+                    (ferrite_reply(), token, encode_reply(env, &reply)).encode(env)
+                })
             }
-            Outgoing::Push(reply) => {
-                self.deliver(|env| (ferrite_push(), encode_reply(env, &reply)).encode(env))
-            }
+            Outgoing::Push(reply) => self.deliver(None, |env| {
+                (ferrite_push(), encode_reply(env, &reply)).encode(env)
+            }),
         }
     }
 
