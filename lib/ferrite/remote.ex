@@ -62,7 +62,10 @@ defmodule Ferrite.Remote do
       with {:ok, sock} <- Connection.connect(o) do
         case starter.({o, sock, owner}) do
           {:ok, pid} ->
-            :ok = Connection.hand_over(sock, pid)
+            # A socket that died meanwhile: the process reconnects.
+            with {:error, reason} <- Connection.hand_over(sock, pid),
+                 do: send(pid, {:ferrite_lost, elem(sock, 1), reason})
+
             {:ok, pid}
 
           other ->

@@ -212,8 +212,9 @@ defmodule Ferrite.Remote.Connection do
   def handle_info({tag, sock}, %{socket: sock} = s) when tag in [:tcp_closed, :ssl_closed],
     do: {:noreply, disconnect(s, :closed)}
 
-  def handle_info({tag, sock, reason}, %{socket: sock} = s) when tag in [:tcp_error, :ssl_error],
-    do: {:noreply, disconnect(s, reason)}
+  def handle_info({tag, sock, reason}, %{socket: sock} = s)
+      when tag in [:tcp_error, :ssl_error, :ferrite_lost],
+      do: {:noreply, disconnect(s, reason)}
 
   def handle_info({:timeout, _tref, {:req_timeout, id}}, s) do
     case Map.pop(s.waiters, id) do
