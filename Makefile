@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 APT_PACKAGES := elixir erlang-dev erlang-nox redis-server redis-tools \
 	erlang-redis-client erlang-proper erlang-poolboy
 
-.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-engine clean
+.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-engine clean
 
 all: compile
 
@@ -49,6 +49,10 @@ test-elixir:
 # Benchmarks (not part of `make test`). KV_N sets the operations per run.
 bench-kv: setup
 	MIX_ENV=prod mix run benches/kv.exs
+
+# COLL_PIPELINES, COLL_RUNS, COLL_BIG, COLL_SET size it (see the file).
+bench-collections: setup
+	MIX_ENV=prod mix run benches/collections.exs
 
 bench-engine:
 	cargo bench -p ferrite-store --bench engine

@@ -9,6 +9,8 @@
 # While the Ferrite runs go, :erlang.system_monitor watches for long
 # schedules (> 1 ms) and the bench prints how many it saw.
 
+Code.require_file("support/redis_server.exs", __DIR__)
+
 defmodule KV.Bench do
   @keys 1024
 
@@ -51,70 +53,11 @@ defmodule KV.Bench do
     median(for _ <- 1..runs(), do: time(keys, n, fun))
   end
 
-  # redis-server on a free loopback port, stopped by pid.
-  def start_redis do
-    {:ok, sock} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(sock)
-    :gen_tcp.close(sock)
-    pidfile = Path.join(System.tmp_dir!(), "ferrite-kv-bench-#{port}.pid")
-    File.rm(pidfile)
-
-    {_, 0} =
-      System.cmd("redis-server", [
-        "--port",
-        "#{port}",
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "yes",
-        "--pidfile",
-        pidfile
-      ])
-
-    pid = wait_pidfile(pidfile, 100)
-    {port, pid, pidfile}
-  end
-
-  defp wait_pidfile(_pidfile, 0), do: raise("redis-server did not start")
-
-  defp wait_pidfile(pidfile, tries) do
-    case File.read(pidfile) do
-      {:ok, s} when s != "" ->
-        String.trim(s)
-
-      _ ->
-        Process.sleep(50)
-        wait_pidfile(pidfile, tries - 1)
-    end
-  end
-
-  def stop_redis({_port, pid, pidfile}) do
-    System.cmd("kill", [pid])
-    File.rm(pidfile)
-  end
-
-  def connect_eredis(port, tries \\ 50) do
-    case :eredis.start_link(~c"127.0.0.1", port) do
-      {:ok, c} ->
-        c
-
-      _ when tries > 0 ->
-        Process.sleep(50)
-        connect_eredis(port, tries - 1)
-    end
-  end
-
-  def drain_long_schedules(acc \\ []) do
-    receive do
-      {:monitor, _pid, :long_schedule, info} -> drain_long_schedules([info | acc])
-    after
-      0 -> Enum.reverse(acc)
-    end
-  end
+  # redis-server, eredis and the long-schedule monitor: benches/support.
+  def start_redis, do: Bench.RedisServer.start("kv-bench")
+  defdelegate stop_redis(redis), to: Bench.RedisServer, as: :stop
+  defdelegate connect_eredis(port), to: Bench.RedisServer
+  defdelegate drain_long_schedules, to: Bench.LongSchedules, as: :drain
 
   def fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 1)
 end

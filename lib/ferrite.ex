@@ -176,4 +176,70 @@ defmodule Ferrite do
   defdelegate keys(conn, pattern \\ "*"), to: Commands.Keys
   defdelegate flushdb(conn), to: Commands.Keys
   defdelegate dbsize(conn), to: Commands.Keys
+
+  # Lists
+  defdelegate lpush(conn, key, values), to: Commands.Lists
+  defdelegate rpush(conn, key, values), to: Commands.Lists
+  defdelegate lpop(conn, key), to: Commands.Lists
+  defdelegate lpop(conn, key, count), to: Commands.Lists
+  defdelegate rpop(conn, key), to: Commands.Lists
+  defdelegate rpop(conn, key, count), to: Commands.Lists
+  defdelegate blpop(conn, keys, timeout), to: Commands.Lists
+  defdelegate brpop(conn, keys, timeout), to: Commands.Lists
+  defdelegate lrange(conn, key, start, stop), to: Commands.Lists
+  defdelegate ltrim(conn, key, start, stop), to: Commands.Lists
+  defdelegate llen(conn, key), to: Commands.Lists
+  defdelegate lindex(conn, key, index), to: Commands.Lists
+  defdelegate lmove(conn, source, destination, from, to), to: Commands.Lists
+  defdelegate blmove(conn, source, destination, from, to, timeout), to: Commands.Lists
+
+  # Hashes
+  defdelegate hset(conn, key, pairs), to: Commands.Hashes
+  defdelegate hset(conn, key, field, value), to: Commands.Hashes
+  defdelegate hget(conn, key, field), to: Commands.Hashes
+  defdelegate hmget(conn, key, fields), to: Commands.Hashes
+  defdelegate hgetall(conn, key), to: Commands.Hashes
+  defdelegate hdel(conn, key, fields), to: Commands.Hashes
+  defdelegate hincrby(conn, key, field, n), to: Commands.Hashes
+  defdelegate hkeys(conn, key), to: Commands.Hashes
+  defdelegate hvals(conn, key), to: Commands.Hashes
+  defdelegate hlen(conn, key), to: Commands.Hashes
+  defdelegate hexists(conn, key, field), to: Commands.Hashes
+
+  # Sets
+  defdelegate sadd(conn, key, members), to: Commands.Sets
+  defdelegate srem(conn, key, members), to: Commands.Sets
+  defdelegate smembers(conn, key), to: Commands.Sets
+  defdelegate sismember(conn, key, member), to: Commands.Sets
+  defdelegate scard(conn, key), to: Commands.Sets
+  defdelegate sinter(conn, keys), to: Commands.Sets
+  defdelegate sunion(conn, keys), to: Commands.Sets
+  defdelegate sdiff(conn, keys), to: Commands.Sets
+  defdelegate srandmember(conn, key), to: Commands.Sets
+  defdelegate srandmember(conn, key, count), to: Commands.Sets
+  defdelegate spop(conn, key), to: Commands.Sets
+  defdelegate spop(conn, key, count), to: Commands.Sets
+
+  # Sorted sets
+  defdelegate zadd(conn, key, members, opts \\ []), to: Commands.SortedSets
+  defdelegate zrem(conn, key, members), to: Commands.SortedSets
+  defdelegate zscore(conn, key, member), to: Commands.SortedSets
+  defdelegate zincrby(conn, key, increment, member), to: Commands.SortedSets
+  defdelegate zrank(conn, key, member), to: Commands.SortedSets
+  defdelegate zrevrank(conn, key, member), to: Commands.SortedSets
+  defdelegate zcard(conn, key), to: Commands.SortedSets
+  defdelegate zcount(conn, key, min, max), to: Commands.SortedSets
+  defdelegate zrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
+  defdelegate zrevrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
+  defdelegate zrangebyscore(conn, key, min, max, opts \\ []), to: Commands.SortedSets
+
+  # Streams
+  defdelegate xadd(conn, key, id, fields, opts \\ []), to: Commands.Streams
+  defdelegate xrange(conn, key, start \\ "-", stop \\ "+", opts \\ []), to: Commands.Streams
+  defdelegate xlen(conn, key), to: Commands.Streams
+  defdelegate xread(conn, opts), to: Commands.Streams
+  defdelegate xreadgroup(conn, group, consumer, opts), to: Commands.Streams
+  defdelegate xgroup(conn, sub, key, group, arg \\ nil, opts \\ []), to: Commands.Streams
+  defdelegate xack(conn, key, group, ids), to: Commands.Streams
+  defdelegate xpending(conn, key, group, opts \\ []), to: Commands.Streams
 end

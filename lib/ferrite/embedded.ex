@@ -105,8 +105,8 @@ defmodule Ferrite.Embedded do
         argv = Args.normalize!(argv)
         continue_command(Native.command(conn, argv), conn, argv)
 
-      {:blocked, token} ->
-        await_blocked(conn, token)
+      {:blocked, token, waiter} ->
+        await_blocked(conn, token, waiter, argv)
 
       :noconn ->
         other_backend(conn, :command, argv)
@@ -124,7 +124,7 @@ defmodule Ferrite.Embedded do
         ok
 
       {:blocked_pipeline, replies} ->
-        {:ok, Enum.map(replies, &await_element(conn, &1))}
+        {:ok, Enum.zip_with(replies, cmds, &await_element(conn, &1, &2))}
 
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
@@ -143,14 +143,14 @@ defmodule Ferrite.Embedded do
 
   # A blocking command inside a pipeline: wait for its result in place.
   # (Unlike Redis, the commands after it have already run.)
-  defp await_element(conn, {:blocked, token}) do
-    case await_blocked(conn, token) do
+  defp await_element(conn, {:blocked, token, waiter}, argv) do
+    case await_blocked(conn, token, waiter, argv) do
       {:ok, reply} -> reply
       {:error, e} -> e
     end
   end
 
-  defp await_element(_conn, reply), do: reply
+  defp await_element(_conn, reply, _argv), do: reply
 
   defp normalize_pipeline!(cmds) when is_list(cmds), do: Enum.map(cmds, &Args.normalize!/1)
 
@@ -160,17 +160,12 @@ defmodule Ferrite.Embedded do
 
   @doc """
   Waits for the result of a blocking command that registered a waiter
-  (`{:blocked, token}` from the NIF): the engine sends
-  `{:ferrite_reply, token, reply}` to the calling process when it serves or
-  times out the waiter.
+  (`{:blocked, token, waiter}` from the NIF): see `Ferrite.Embedded.Blocking`.
   """
-  @spec await_blocked(Ferrite.conn(), non_neg_integer()) :: {:ok, term()} | {:error, term()}
-  def await_blocked(_conn, token) do
-    receive do
-      {:ferrite_reply, ^token, %Ferrite.ResponseError{} = e} -> {:error, e}
-      {:ferrite_reply, ^token, reply} -> {:ok, reply}
-    end
-  end
+  @spec await_blocked(Ferrite.conn(), non_neg_integer(), reference(), [term()]) ::
+          {:ok, term()} | {:error, term()}
+  def await_blocked(conn, token, waiter, argv),
+    do: Ferrite.Embedded.Blocking.await(conn, token, waiter, argv)
 
   defp other_backend(conn, fun, args) do
     case Ferrite.Backend.lookup(conn) do

@@ -3,7 +3,8 @@ defmodule Ferrite.Native do
   The NIF stubs (crate `nif/`). Internal: use `Ferrite` instead.
 
   `conn` is a conn's pid, its registered name, or its `conn_ref`. Replies are
-  `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or `{:blocked, token}`,
+  `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or
+  `{:blocked, token, waiter}` (a pipeline: `{:blocked_pipeline, replies}`),
   or one of the markers `:dirty`, `:convert`, `:noconn` and `:closed` that
   `Ferrite.Embedded` handles. See `nif/src/lib.rs` for the scheduling rule.
   """
@@ -51,6 +52,13 @@ defmodule Ferrite.Native do
   @doc "Moves the conn's engine clock forward by `ms` milliseconds."
   @spec fast_forward(term(), integer()) :: :ok | :closed | :noconn
   def fast_forward(_conn, _ms), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc """
+  Gives up a blocked call: true when its waiter was removed (no reply will
+  come), false when the reply was already sent to the caller.
+  """
+  @spec unblock(reference()) :: boolean()
+  def unblock(_waiter), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Number of open conns on the named store `name`."
   @spec store_conns(binary()) :: non_neg_integer()

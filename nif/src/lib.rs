@@ -20,14 +20,16 @@
 //! | `pipeline_dirty(conn, cmds)` | dirty CPU | reply list |
 //! | `fast_forward(conn, ms)` | normal | `:ok` |
 //! | `store_conns(name)` | normal | number of conns on a named store |
+//! | `unblock(waiter)` | normal | gives up a blocked call (see [`blocking`]) |
 //!
 //! `conn` is the conn's owner pid, a registered name, or the `conn_ref`.
 //!
 //! Replies: `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}`, or
-//! `{:blocked, token}` when a blocking command registered a waiter (its
-//! result comes later as `{:ferrite_reply, token, reply}`, sent to the
-//! process that issued it). A pipeline returns `{:ok, replies}`, or
-//! `{:blocked_pipeline, replies}` when an element is `{:blocked, token}`. Markers the
+//! `{:blocked, token, waiter}` when a blocking command registered a waiter
+//! (its result comes later as `{:ferrite_reply, token, reply}`, sent to the
+//! process that issued it; `waiter` is the handle for `unblock`, see
+//! [`blocking`]). A pipeline returns `{:ok, replies}`, or
+//! `{:blocked_pipeline, replies}` when an element is `{:blocked, token, waiter}`. Markers the
 //! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:convert`
 //! (an argument is not a binary: convert and retry), `:noconn` (no embedded
 //! conn by that pid or name).
@@ -51,6 +53,7 @@
 //! A Rust panic inside a command is caught and becomes
 //! `{:error, %Ferrite.ResponseError{message: "ERR internal error: ..."}}`.
 
+pub mod blocking;
 pub mod conn;
 pub mod encode;
 mod listener;

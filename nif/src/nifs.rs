@@ -25,7 +25,7 @@ rustler::atoms! {
     noconn,
     /// Marker: the conn was closed.
     closed,
-    /// `{:blocked, token}`
+    /// `{:blocked, token, waiter}`
     blocked,
     /// `{:blocked_pipeline, replies}`
     blocked_pipeline,
@@ -176,13 +176,15 @@ impl<'a> Argv<'a> {
 /// The outcome of one command.
 enum Outcome {
     Reply(Reply),
-    Blocked(u64),
+    /// A waiter was registered: its token, and the handle Elixir waits
+    /// with (`crate::blocking`).
+    Blocked(u64, ResourceArc<crate::blocking::WaiterRes>),
 }
 
 /// Runs one command with both locks held, catching panics.
 fn run_locked(
     env: Env<'_>,
-    conn: &Conn,
+    conn: &Arc<Conn>,
     st: &mut State,
     sess: &mut Session,
     argv: &Argv<'_>,
@@ -199,7 +201,7 @@ fn run_locked(
             Some(token) => {
                 // Still under the engine lock: see `PidSink`'s invariant.
                 conn.sink.expect(token, env.pid());
-                Outcome::Blocked(token)
+                Outcome::Blocked(token, crate::blocking::waiter(env, conn, token))
             }
             None => Outcome::Reply(reply),
         },
@@ -219,7 +221,7 @@ fn panic_reply(panic: Box<dyn std::any::Any + Send>) -> Reply {
 fn encode_outcome<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     match out {
         Outcome::Reply(r) => encode_result(env, r),
-        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+        Outcome::Blocked(token, w) => (blocked(), *token, w).encode(env),
     }
 }
 
@@ -227,15 +229,15 @@ fn encode_outcome<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
 fn encode_element<'a>(env: Env<'a>, out: &Outcome) -> Term<'a> {
     match out {
         Outcome::Reply(r) => encode_reply(env, r),
-        Outcome::Blocked(token) => (blocked(), *token).encode(env),
+        Outcome::Blocked(token, w) => (blocked(), *token, w).encode(env),
     }
 }
 
 /// `{:ok, replies}`, or `{:blocked_pipeline, replies}` when some command
-/// blocked (its element is `{:blocked, token}`; Elixir waits for it).
+/// blocked (its element is `{:blocked, token, waiter}`; Elixir waits for it).
 fn pipeline_result<'a>(env: Env<'a>, outs: &[Outcome]) -> Term<'a> {
     let items: Vec<Term<'a>> = outs.iter().map(|o| encode_element(env, o)).collect();
-    if outs.iter().any(|o| matches!(o, Outcome::Blocked(_))) {
+    if outs.iter().any(|o| matches!(o, Outcome::Blocked(..))) {
         (blocked_pipeline(), items).encode(env)
     } else {
         (encode::ok(), items).encode(env)
@@ -304,7 +306,7 @@ fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
 }
 
 #[inline(always)]
-fn command_normal<'a>(env: Env<'a>, conn: &Conn, argv: Term<'a>) -> Term<'a> {
+fn command_normal<'a>(env: Env<'a>, conn: &Arc<Conn>, argv: Term<'a>) -> Term<'a> {
     let mut args = Argv::new();
     if args.fill(env, argv).is_err() {
         return convert().encode(env);

@@ -99,6 +99,12 @@ impl PidSink {
         self.waiters.lock().insert(token, pid);
     }
 
+    /// Forgets the route of `token`, whose waiter was given up (no result
+    /// will be sent for it).
+    pub fn forget(&self, token: u64) {
+        self.waiters.lock().remove(&token);
+    }
+
     /// Marks the sink dead: later sends fail.
     pub fn close(&self) {
         self.alive.store(false, Ordering::Release);

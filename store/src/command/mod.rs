@@ -12,8 +12,11 @@ pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod tx;
+pub mod zsets;
 
 use crate::engine::Ctx;
 use crate::reply::Reply;
@@ -179,6 +182,9 @@ fn families() -> Vec<&'static [CommandSpec]> {
         persist::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
+        zsets::COMMANDS,
+        streams::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 
