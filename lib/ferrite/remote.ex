@@ -19,6 +19,12 @@ defmodule Ferrite.Remote do
       `{:error, %Ferrite.TimeoutError{}}`. Blocking commands (`BLPOP`,
       `BLMOVE`, `BZPOPMIN`, `XREAD ... BLOCK`, `WAIT`, ...) wait their own
       timeout on top of it (forever for a timeout of 0).
+    * Blocking commands (and pipelines holding one, outside `MULTI`) run on
+      a dedicated connection of the calling process, opened on first use
+      and closed when the process exits, so that a waiting `BLPOP` never
+      stalls the other callers of the conn: as on the embedded backend,
+      each process blocks on its own. That connection starts on
+      `database:`.
     * When the connection fails, waiting calls and calls made while it is
       down return `{:error, %Ferrite.ConnectionError{}}`, and the process
       reconnects with exponential backoff (`backoff_initial:` doubling up
@@ -97,7 +103,12 @@ defmodule Ferrite.Remote do
     case Ferrite.Backend.lookup(conn) do
       {pid, __MODULE__} ->
         o = GenServer.call(pid, :options)
-        start(%{o | name: nil, sync_connect: true}, owner, &Connection.start/1)
+
+        with {:ok, session} <-
+               start(%{o | name: nil, sync_connect: true}, owner, &Connection.start/1) do
+          if owner == self(), do: Process.put({__MODULE__, :session, session}, true)
+          {:ok, session}
+        end
 
       _ ->
         {:error, %ConnectionError{message: "not a remote conn: #{inspect(conn)}"}}
@@ -113,7 +124,16 @@ defmodule Ferrite.Remote do
           {:ok, term()} | {:error, Exception.t()}
   def command(conn, argv, opts \\ []) do
     argv = Args.normalize!(argv)
-    request(conn, [argv], :command, Keyword.get(opts, :timeout), blocking_ms(argv))
+
+    case blocking_ms(argv) do
+      0 ->
+        request(conn, [argv], :command, Keyword.get(opts, :timeout), 0)
+
+      extra ->
+        with {:ok, target} <- blocking_target(conn) do
+          request(target, [argv], :command, Keyword.get(opts, :timeout), extra)
+        end
+    end
   end
 
   @doc """
@@ -127,7 +147,40 @@ defmodule Ferrite.Remote do
   def pipeline(conn, cmds, opts \\ []) do
     cmds = Enum.map(cmds, &Args.normalize!/1)
     extra = Enum.reduce(cmds, 0, fn argv, acc -> add(acc, blocking_ms(argv)) end)
-    request(conn, cmds, :pipeline, Keyword.get(opts, :timeout), extra)
+
+    # Inside MULTI nothing blocks; otherwise a blocking command would stall
+    # the shared connection, so the pipeline goes to the caller's own.
+    if extra == 0 or Enum.any?(cmds, &match?([name | _] when name in ["MULTI", "multi"], &1)) do
+      request(conn, cmds, :pipeline, Keyword.get(opts, :timeout), extra)
+    else
+      with {:ok, target} <- blocking_target(conn) do
+        request(target, cmds, :pipeline, Keyword.get(opts, :timeout), extra)
+      end
+    end
+  end
+
+  # A blocking command holds its connection until served, and replies come
+  # in order, so on the shared conn it would stall every other caller. Like
+  # the embedded backend (where each process blocks on its own), it runs on
+  # a dedicated connection of the calling process, opened on first use and
+  # closed when the process exits. A conn that is already a session (this
+  # process's own, from open_session/2) is used as it is.
+  defp blocking_target(conn) do
+    key = {__MODULE__, :blocking, conn}
+
+    cond do
+      Process.get({__MODULE__, :session, GenServer.whereis(conn)}) ->
+        {:ok, conn}
+
+      (pid = Process.get(key)) && Process.alive?(pid) ->
+        {:ok, pid}
+
+      true ->
+        with {:ok, pid} <- open_session(conn) do
+          Process.put(key, pid)
+          {:ok, pid}
+        end
+    end
   end
 
   defp add(:infinity, _), do: :infinity

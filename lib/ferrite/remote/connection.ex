@@ -272,6 +272,8 @@ defmodule Ferrite.Remote.Connection do
   defp add_timeout(a, b), do: a + b
 
   defp start_timer(:infinity, _id), do: nil
+  # Beyond what an Erlang timer takes (~49 days): no timer, as infinity.
+  defp start_timer(ms, _id) when ms > 4_294_967_295, do: nil
   defp start_timer(ms, id), do: :erlang.start_timer(ms, self(), {:req_timeout, id})
 
   defp enqueue(s, _id, _caller, []), do: s

@@ -224,6 +224,23 @@ defmodule Ferrite.RemoteTest do
       assert Ferrite.command(c, ["XREAD", "BLOCK", "500", "STREAMS", "s", "$"]) == {:ok, nil}
     end
 
+    test "a waiting BLPOP does not stall the conn's other callers", %{port: p} do
+      c = conn(p, database: 7)
+      Ferrite.command!(c, ["DEL", "q"])
+      waiter = Task.async(fn -> Ferrite.command(c, ["BLPOP", "q", "0"]) end)
+
+      TestServer.wait_until(fn ->
+        Ferrite.command!(c, ["INFO", "clients"]) =~ "blocked_clients:1"
+      end)
+
+      assert Ferrite.Remote.command(c, ["ECHO", "free"], timeout: 200) == {:ok, "free"}
+      assert Ferrite.command(c, ["RPUSH", "q", "x"]) == {:ok, 1}
+      assert Task.await(waiter) == {:ok, ["q", "x"]}
+      # Inside MULTI nothing blocks: the transaction stays on the conn.
+      assert Ferrite.pipeline(c, [["MULTI"], ["BLPOP", "q", "0"], ["EXEC"]]) ==
+               {:ok, ["OK", "QUEUED", [nil]]}
+    end
+
     test "a call on a conn that stops returns ConnectionError", %{port: p} do
       c = conn(p)
       Process.unlink(c)
