@@ -101,6 +101,8 @@ defmodule Ferrite.Embedded do
       :dirty ->
         continue_command(Native.command_dirty(conn, argv), conn, argv)
 
+      # Continue with the normalized argv: a later :dirty must not see the
+      # raw terms again (that looped :convert -> :dirty -> :convert).
       :convert ->
         argv = Args.normalize!(argv)
         continue_command(Native.command(conn, argv), conn, argv)

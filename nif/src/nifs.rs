@@ -357,7 +357,12 @@ fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     }
     let _guard = CallerEnv::enter(env);
     let mut sess = conn.session.lock();
-    let mut st = conn.engine.lock();
+    // Not a plain lock(): while a Lua script runs past the busy limit this
+    // answers BUSY (or serves SCRIPT KILL) instead of waiting.
+    let mut st = match conn.engine.lock_for_command(argv.as_slice()) {
+        Ok(st) => st,
+        Err(reply) => return encode_outcome(env, &Outcome::Reply(reply)),
+    };
     let out = run_locked(env, &conn, &mut st, &mut sess, argv);
     drop(st);
     drop(sess);
@@ -443,9 +448,10 @@ fn pipeline_dirty<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> 
     // clients in between its commands, as Redis does.
     let outs: Vec<Outcome> = cmds
         .iter()
-        .map(|a| {
-            let mut st = conn.engine.lock();
-            run_locked(env, &conn, &mut st, &mut sess, a)
+        .map(|a| match conn.engine.lock_for_command(a.as_slice()) {
+            Ok(mut st) => run_locked(env, &conn, &mut st, &mut sess, a),
+            // A Lua script is past the busy limit: BUSY, without waiting.
+            Err(reply) => Outcome::Reply(reply),
         })
         .collect();
     drop(sess);

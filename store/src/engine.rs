@@ -170,6 +170,9 @@ pub struct Engine {
     started: Instant,
     /// Process-unique id of this engine (for INFO `run_id` and logs).
     pub run_id: String,
+    /// State of the running Lua script, readable without the lock (BUSY,
+    /// SCRIPT KILL; see `crate::script::Busy`).
+    pub script_busy: Arc<crate::script::Busy>,
 }
 
 /// What a command handler sees: the locked state, the calling session and
@@ -222,6 +225,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             started: Instant::now(),
             run_id: run_id[run_id.len() - 40..].to_string(),
+            script_busy: Default::default(),
         });
         crate::expire::register(&engine);
         crate::blocking::register(&engine);
@@ -287,8 +291,30 @@ impl Engine {
     /// the NIF, pipelines, transactions, scripts, the listener and log
     /// replay all come through here.
     pub fn execute(&self, session: &mut Session, argv: &[&[u8]]) -> Reply {
-        let mut st = self.lock();
+        let mut st = match self.lock_for_command(argv) {
+            Ok(st) => st,
+            Err(reply) => return reply,
+        };
         self.execute_locked(&mut st, session, argv)
+    }
+
+    /// Takes the lock for running `argv`, unless a Lua script has held it
+    /// past `busy-reply-threshold`: then the command is answered without
+    /// the lock (`BUSY ...`, or SCRIPT KILL / FUNCTION KILL / FUNCTION
+    /// STATS served; see `crate::script::intercept_busy`). Waiting callers
+    /// wake up every few ms to re-check, so a caller that queued before the
+    /// limit passed gets BUSY too, as in Redis. Callers that lock on their
+    /// own (the NIF's dirty-scheduler path) should come through here.
+    pub fn lock_for_command(&self, argv: &[&[u8]]) -> Result<MutexGuard<'_, State>, Reply> {
+        const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+        loop {
+            if let Some(reply) = crate::script::intercept_busy(self, argv) {
+                return Err(reply);
+            }
+            if let Some(st) = self.state.try_lock_for(BUSY_POLL) {
+                return Ok(st);
+            }
+        }
     }
 
     /// Runs one command with the lock already held.
