@@ -208,7 +208,9 @@ defmodule Ferrite.TestConn do
   defp remote_run(port) do
     :persistent_term.put({__MODULE__, :port}, port)
     IO.puts("Ferrite API suite on the #{backend()} backend (127.0.0.1:#{port})")
-    [max_cases: 1, exclude: [:engine_only, :single_run]]
+    # A message that crosses a socket (and a loaded machine) may take more
+    # than ExUnit's default 100 ms to arrive.
+    [max_cases: 1, exclude: [:engine_only, :single_run], assert_receive_timeout: 1000]
   end
 
   @doc """
