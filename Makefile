@@ -37,10 +37,14 @@ test-rust:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test -p ferrite-store
 
+# The ExUnit API suite runs three times: embedded, remote against a
+# redis-server the run starts, remote against Ferrite's own listener.
 test-elixir:
 	mix format --check-formatted
 	MIX_ENV=test mix compile --warnings-as-errors
 	mix test --warnings-as-errors
+	FERRITE_BACKEND=redis mix test --warnings-as-errors
+	FERRITE_BACKEND=listener mix test --warnings-as-errors
 
 # Benchmarks (not part of `make test`). KV_N sets the operations per run.
 bench-kv: setup

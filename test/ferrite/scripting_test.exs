@@ -1,8 +1,8 @@
 defmodule Ferrite.ScriptingTest do
   use ExUnit.Case, async: true
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{conn: conn}
   end
 

@@ -4,8 +4,8 @@ defmodule Ferrite.StringsTest do
 
   alias Ferrite.ResponseError
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{c: conn}
   end
 
@@ -113,6 +113,7 @@ defmodule Ferrite.StringsTest do
       assert Ferrite.get(c, "k") == {:ok, nil}
     end
 
+    @tag :engine_only
     test "expiry follows the injected clock", %{c: c} do
       assert Ferrite.set(c, "k", "v", px: 1500) == :ok
       assert Ferrite.Embedded.fast_forward(c, 1000) == :ok
@@ -187,6 +188,7 @@ defmodule Ferrite.StringsTest do
       assert Ferrite.get(c, "k") == {:ok, "first"}
     end
 
+    @tag :engine_only
     test "SETEX and PSETEX", %{c: c} do
       assert Ferrite.setex(c, "k", 100, "v") == :ok
       assert Ferrite.get(c, "k") == {:ok, "v"}
