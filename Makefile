@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 APT_PACKAGES := elixir erlang-dev erlang-nox redis-server redis-tools \
 	erlang-redis-client erlang-proper erlang-poolboy
 
-.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-durability bench-engine clean
+.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-durability bench-engine bench-scripts-tx bench-resp clean
 
 all: compile
 
@@ -57,6 +57,12 @@ bench-durability: setup
 
 bench-collections: setup
 	MIX_ENV=prod mix run benches/collections.exs
+
+bench-scripts-tx: setup
+	MIX_ENV=prod mix run benches/scripts_tx.exs
+
+bench-resp: setup
+	bash benches/resp.sh
 
 bench-engine:
 	cargo bench -p ferrite-store --bench engine
