@@ -41,6 +41,20 @@ defmodule Ferrite.Native do
   @spec command_dirty(term(), [binary()]) :: term()
   def command_dirty(_conn, _argv), do: :erlang.nif_error(:nif_not_loaded)
 
+  @doc """
+  `GET key` on a normal scheduler without building an argument list:
+  returns what `command/2` would, markers included.
+  """
+  @spec get(term(), binary()) :: term()
+  def get(_conn, _key), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc """
+  `SET key value` on a normal scheduler without building an argument list:
+  `:ok` for the `OK` status, otherwise what `command/2` would return.
+  """
+  @spec set(term(), binary(), binary()) :: term()
+  def set(_conn, _key, _value), do: :erlang.nif_error(:nif_not_loaded)
+
   @doc "Runs a pipeline on a normal scheduler, or returns a marker."
   @spec pipeline(term(), [[binary()]]) :: term()
   def pipeline(_conn, _cmds), do: :erlang.nif_error(:nif_not_loaded)

@@ -16,6 +16,8 @@
 //! | `close(conn)` | normal | `:ok` |
 //! | `command(conn, argv)` | normal | reply, or a marker (below) |
 //! | `command_dirty(conn, argv)` | dirty CPU | reply |
+//! | `get(conn, key)` | normal | as `command(conn, ["GET", key])` |
+//! | `set(conn, key, value)` | normal | `:ok` for `OK`, else as `command(conn, ["SET", key, value])` |
 //! | `pipeline(conn, cmds)` | normal | reply list, or a marker |
 //! | `pipeline_dirty(conn, cmds)` | dirty CPU | reply list |
 //! | `command_dirty_io(conn, argv)` | dirty IO | reply |

@@ -5,8 +5,9 @@ use crate::conn::{self, Conn, ConnRes};
 use crate::encode::{self, encode_reply, encode_result, error_tuple};
 use crate::sched::{self, MAX_NORMAL_ARGS, MAX_NORMAL_BYTES, MAX_NORMAL_PIPELINE};
 use crate::sink::CallerEnv;
+use ferrite_store::command::CommandSpec;
 use ferrite_store::engine::State;
-use ferrite_store::{Reply, Session};
+use ferrite_store::{Engine, Reply, Session};
 use rustler::sys::{
     enif_consume_timeslice, enif_get_list_cell, enif_get_local_pid, enif_inspect_binary,
     enif_is_atom, enif_whereis_pid, ErlNifBinary, ErlNifPid, ErlNifTerm,
@@ -14,7 +15,7 @@ use rustler::sys::{
 use rustler::{Encoder, Env, LocalPid, ResourceArc, Term};
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 rustler::atoms! {
     /// Marker: re-run on a dirty scheduler.
@@ -32,6 +33,41 @@ rustler::atoms! {
     blocked,
     /// `{:blocked_pipeline, replies}`
     blocked_pipeline,
+}
+
+/// Registers a NIF written against the C ABI, for the hot entry points
+/// (`command`, `get`, `set`): rustler's `#[nif]` wrapper collects the
+/// arguments into a `Vec` on every call (a malloc and a free, a fifth of a
+/// GET). The body gets the env and the argument terms; a panic that
+/// escapes it (none should: commands catch their own) raises `badarg`
+/// instead of unwinding into the VM.
+macro_rules! raw_nif {
+    ($name:literal, $arity:expr, $body:path) => {
+        rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+            name: concat!($name, "\0").as_ptr() as *const rustler::codegen_runtime::c_char,
+            arity: $arity,
+            flags: rustler::SchedulerFlags::Normal as rustler::codegen_runtime::c_uint,
+            raw_func: {
+                unsafe extern "C" fn nif_func(
+                    env: *mut rustler::sys::ErlNifEnv,
+                    argc: rustler::codegen_runtime::c_int,
+                    argv: *const ErlNifTerm,
+                ) -> ErlNifTerm {
+                    let lifetime = ();
+                    // SAFETY: the VM calls with a valid env and `argc`
+                    // argument terms, all valid for this call.
+                    let env = Env::new(&lifetime, env);
+                    let args = std::slice::from_raw_parts(argv, argc as usize);
+                    let args: [Term<'_>; $arity] = std::array::from_fn(|i| Term::new(env, args[i]));
+                    match catch_unwind(AssertUnwindSafe(|| $body(env, args))) {
+                        Ok(term) => term.as_c_arg(),
+                        Err(_) => rustler::sys::enif_make_badarg(env.as_c_arg()),
+                    }
+                }
+                nif_func
+            },
+        });
+    };
 }
 
 /// Runs `f` on the conn named by a pid, registered name or conn resource
@@ -193,11 +229,13 @@ fn run_locked(
     argv: &Argv<'_>,
 ) -> Outcome {
     let args = argv.as_slice();
-    if argv.class().targets_caller {
+    let class = argv.class();
+    if class.targets_caller {
         conn.sink.set_target(env.pid());
     }
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        conn.engine.execute_locked(st, sess, args)
+    let result = catch_unwind(AssertUnwindSafe(|| match class.spec {
+        Some(spec) => conn.engine.execute_spec_locked(st, sess, spec, args),
+        None => conn.engine.execute_locked(st, sess, args),
     }));
     match result {
         Ok(reply) => match sess.blocked.take() {
@@ -302,8 +340,10 @@ fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
     encode::ok().encode(env)
 }
 
-#[rustler::nif]
-fn command<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+raw_nif!("command", 2, command);
+
+/// `command(conn, argv)`: one command on this normal scheduler, or a marker.
+fn command<'a>(env: Env<'a>, [conn, argv]: [Term<'a>; 2]) -> Term<'a> {
     with_conn(env, conn, |conn| command_normal(env, conn, argv))
         .unwrap_or_else(|| noconn().encode(env))
 }
@@ -338,6 +378,116 @@ fn command_normal<'a>(env: Env<'a>, conn: &Arc<Conn>, argv: Term<'a>) -> Term<'a
     drop(st);
     drop(sess);
     encode_outcome(env, &out)
+}
+
+/// The table entries of the commands with their own entry point.
+struct FastSpecs {
+    get: &'static CommandSpec,
+    set: &'static CommandSpec,
+}
+
+fn fast_specs() -> &'static FastSpecs {
+    static SPECS: OnceLock<FastSpecs> = OnceLock::new();
+    SPECS.get_or_init(|| FastSpecs {
+        get: Engine::lookup(b"get").expect("GET in the command table"),
+        set: Engine::lookup(b"set").expect("SET in the command table"),
+    })
+}
+
+/// The bytes of a binary term, valid for the NIF call; `None` when the
+/// term is not a binary.
+#[inline(always)]
+fn inspect<'a>(env: Env<'a>, term: Term<'a>) -> Option<&'a [u8]> {
+    let mut bin = MaybeUninit::<ErlNifBinary>::uninit();
+    // SAFETY: the term is inspected in `env`; the bytes stay valid for the
+    // NIF call, which `'a` stands for.
+    unsafe {
+        if enif_inspect_binary(env.as_c_arg(), term.as_c_arg(), bin.as_mut_ptr()) == 0 {
+            return None;
+        }
+        let bin = bin.assume_init();
+        Some(if bin.size == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(bin.data, bin.size)
+        })
+    }
+}
+
+/// Runs one command already resolved to `spec` (GET and SET: cheap, and
+/// never blocking) under the same rule as `command`: on this normal
+/// scheduler when the input is small and both locks are free, else a
+/// marker term (`Err`). The engine path is `execute_spec_locked`, the one
+/// every command takes.
+#[inline(always)]
+fn run_resolved<'a>(
+    env: Env<'a>,
+    conn: &Conn,
+    spec: &'static CommandSpec,
+    args: &[&[u8]],
+) -> Result<Reply, Term<'a>> {
+    if conn.is_closed() {
+        return Err(closed().encode(env));
+    }
+    // The dirty IO rule: on an `appendfsync always` engine a write fsyncs
+    // under the lock, so it must not run on a normal scheduler.
+    if conn.io_writes && spec.flags.contains(ferrite_store::command::Flags::WRITE) {
+        return Err(dirty_io().encode(env));
+    }
+    if args.iter().map(|a| a.len()).sum::<usize>() > MAX_NORMAL_BYTES {
+        return Err(dirty().encode(env));
+    }
+    let Some(mut sess) = conn.session.try_lock() else {
+        return Err(dirty().encode(env));
+    };
+    let Some(mut st) = conn.engine.try_lock() else {
+        return Err(dirty().encode(env));
+    };
+    let _guard = CallerEnv::enter(env);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        conn.engine
+            .execute_spec_locked(&mut st, &mut sess, spec, args)
+    }));
+    debug_assert!(sess.blocked.is_none(), "GET and SET never block");
+    drop(st);
+    drop(sess);
+    Ok(result.unwrap_or_else(panic_reply))
+}
+
+raw_nif!("get", 2, get);
+
+/// `GET key` without an argument list: what `command(conn, ["GET", key])`
+/// returns, markers included (`:convert` when `key` is not a binary).
+fn get<'a>(env: Env<'a>, [conn, key]: [Term<'a>; 2]) -> Term<'a> {
+    with_conn(env, conn, |conn| {
+        let Some(key) = inspect(env, key) else {
+            return convert().encode(env);
+        };
+        match run_resolved(env, conn, fast_specs().get, &[b"GET", key]) {
+            Ok(reply) => encode_result(env, &reply),
+            Err(marker) => marker,
+        }
+    })
+    .unwrap_or_else(|| noconn().encode(env))
+}
+
+raw_nif!("set", 3, set);
+
+/// `SET key value` without an argument list: `:ok` for the `OK` status
+/// (the typed API's shape), else what `command(conn, ["SET", key, value])`
+/// returns (`{:ok, "QUEUED"}` inside MULTI, errors, markers).
+fn set<'a>(env: Env<'a>, [conn, key, value]: [Term<'a>; 3]) -> Term<'a> {
+    with_conn(env, conn, |conn| {
+        let (Some(key), Some(value)) = (inspect(env, key), inspect(env, value)) else {
+            return convert().encode(env);
+        };
+        match run_resolved(env, conn, fast_specs().set, &[b"SET", key, value]) {
+            Ok(Reply::Status(s)) if s == "OK" => encode::ok().encode(env),
+            Ok(reply) => encode_result(env, &reply),
+            Err(marker) => marker,
+        }
+    })
+    .unwrap_or_else(|| noconn().encode(env))
 }
 
 /// True when the command is EXEC (its cost is its queue's).

@@ -71,6 +71,9 @@ pub struct Class {
     /// Flagged WRITE: on an engine that fsyncs every write
     /// (`appendfsync always`) it runs on a dirty IO scheduler.
     pub write: bool,
+    /// The command's table entry (`None`: unknown), so that the engine
+    /// need not look the name up again (`Engine::execute_spec_locked`).
+    pub spec: Option<&'static CommandSpec>,
 }
 
 /// Unknown commands: the engine answers them at once with an error.
@@ -78,6 +81,7 @@ pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
     write: false,
+    spec: None,
 };
 
 const CACHE_SLOTS: usize = 64;
@@ -98,8 +102,7 @@ thread_local! {
 
 /// Classifies the command named `name` (any case), through a small
 /// per-thread cache keyed by the exact name bytes, so that the hot path
-/// does not lower-case and hash the name twice (the engine looks it up
-/// again).
+/// neither lower-cases nor hashes the name (the engine gets the spec).
 #[inline]
 pub fn classify(name: &[u8]) -> Class {
     if name.is_empty() || name.len() > CACHE_NAME {
@@ -127,6 +130,7 @@ fn classify_slow(name: &[u8]) -> Class {
             cheap: is_cheap(spec),
             targets_caller: targets_caller(spec),
             write: spec.flags.contains(Flags::WRITE) || RUNS_WRITES.contains(&spec.name),
+            spec: Some(spec),
         },
         None => UNKNOWN,
     }

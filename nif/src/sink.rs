@@ -18,8 +18,8 @@
 use crate::encode::encode_reply;
 use ferrite_store::{Outgoing, Sink};
 use parking_lot::Mutex;
-use rustler::sys::{enif_send, ErlNifEnv};
-use rustler::{Encoder, Env, LocalPid, OwnedEnv};
+use rustler::sys::{enif_alloc_env, enif_clear_env, enif_free_env, enif_send, ErlNifEnv};
+use rustler::{Encoder, Env, LocalPid};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ptr;
@@ -34,6 +34,35 @@ rustler::atoms! {
 
 thread_local! {
     static CALLER_ENV: Cell<*mut ErlNifEnv> = const { Cell::new(ptr::null_mut()) };
+    /// This thread's message env (see [`with_msg_env`]); null until first
+    /// used. Never freed: it lives as long as the thread (a scheduler or an
+    /// engine thread), and freeing it in a thread-exit destructor could run
+    /// after the VM is gone.
+    static MSG_ENV: Cell<*mut ErlNifEnv> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Runs `f` with this thread's process-independent env for building one
+/// message: allocated once per thread and cleared after each message,
+/// instead of allocated and freed per message (a PUBLISH to a thousand
+/// subscribers builds a thousand messages). `f` must leave the env empty
+/// (clear it after `enif_send`). A nested call (not expected: building a
+/// message does not send one) gets a fresh env of its own.
+fn with_msg_env<R>(f: impl FnOnce(*mut ErlNifEnv) -> R) -> R {
+    let menv = MSG_ENV.with(|c| c.replace(ptr::null_mut()));
+    // SAFETY: enif_alloc_env has no preconditions; the env is ours.
+    let menv = if menv.is_null() {
+        unsafe { enif_alloc_env() }
+    } else {
+        menv
+    };
+    let r = f(menv);
+    // Put it back for the next message; a nested call's env is freed.
+    let prev = MSG_ENV.with(|c| c.replace(menv));
+    if !prev.is_null() {
+        // SAFETY: `prev` came from enif_alloc_env and nothing refers to it.
+        unsafe { enif_free_env(prev) };
+    }
+    r
 }
 
 /// Records the calling process's env for the duration of a NIF call (or a
@@ -124,13 +153,20 @@ impl PidSink {
             // A scheduler thread outside any NIF call cannot send safely.
             return false;
         }
-        let owned = OwnedEnv::new();
-        let sent = owned.run(|env| {
-            let msg = build(env);
-            // SAFETY: `msg` lives in `env`, a process-independent env that
-            // enif_send consumes; `caller` is this thread's caller env or
-            // null on a non-scheduler thread, as enif_send requires.
-            unsafe { enif_send(caller, pid.as_c_arg(), env.as_c_arg(), msg.as_c_arg()) == 1 }
+        let sent = with_msg_env(|menv| {
+            // SAFETY: `menv` is this thread's process-independent env,
+            // empty on entry; the message term lives in it, and enif_send
+            // consumes it; `caller` is this thread's caller env or null on
+            // a non-scheduler thread, as enif_send requires. The env is
+            // cleared afterwards whatever the outcome, so the next message
+            // starts from an empty env.
+            unsafe {
+                let env = Env::new(&(), menv);
+                let msg = build(env);
+                let ok = enif_send(caller, pid.as_c_arg(), menv, msg.as_c_arg()) == 1;
+                enif_clear_env(menv);
+                ok
+            }
         });
         if !sent && to.is_none() {
             self.alive.store(false, Ordering::Release);

@@ -157,6 +157,12 @@ pub struct Registry {
 static TIMED: AtomicUsize = AtomicUsize::new(0);
 
 impl Registry {
+    /// True when keys were signalled ready and waiters may be served.
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Number of clients currently blocked (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.waiters.len()

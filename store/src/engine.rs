@@ -35,11 +35,42 @@ pub const NUM_DBS: usize = 16;
 /// Wall clock in Unix milliseconds, with an offset that tests can move
 /// forward (`Engine::fast_forward`), and for tests that need exact times a
 /// freeze (`Clock::freeze`) that stops the real part from advancing.
-#[derive(Default)]
+///
+/// Two readings:
+/// - [`Clock::now_ms`], exact: a system clock read (25-100 ns on a loaded
+///   VM, as much as the rest of a GET). Expiry decisions, TTLs and
+///   deadlines use it.
+/// - [`Clock::coarse_ms`], cached: the real time of the last exact read or
+///   of the last [`Clock::refresh`] (the engine thread calls it every
+///   active-expiry period, `1000 / hz` ms), plus the current offset. It
+///   lags real time by at most that period and never runs ahead. Only the
+///   LRU/LFU access stamps use it, as Redis's cached `LRU_CLOCK()` (second
+///   resolution, refreshed in `serverCron`) does.
 pub struct Clock {
     offset_ms: AtomicI64,
+    /// Real Unix ms (no offset) at the last exact read or refresh; only
+    /// grows.
+    coarse_real_ms: AtomicI64,
     /// Real Unix µs the clock is frozen at; 0 when it runs.
     frozen_us: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset_ms: AtomicI64::new(0),
+            coarse_real_ms: AtomicI64::new(system_us() / 1000),
+            frozen_us: AtomicI64::new(0),
+        }
+    }
+}
+
+#[inline]
+fn system_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 impl Clock {
@@ -48,18 +79,40 @@ impl Clock {
     fn real_us(&self) -> i64 {
         let frozen = self.frozen_us.load(Ordering::Relaxed);
         if frozen != 0 {
-            return frozen;
+            frozen
+        } else {
+            system_us()
         }
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0)
     }
 
-    /// Milliseconds since the Unix epoch, including the test offset.
+    /// Milliseconds since the Unix epoch, including the test offset (an
+    /// exact read; it also refreshes the coarse clock).
     #[inline]
     pub fn now_ms(&self) -> u64 {
-        (self.real_us() / 1000 + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
+        let real = self.real_us() / 1000;
+        self.note_real(real);
+        (real + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    /// The coarse clock (see the type's documentation): no system call.
+    #[inline]
+    pub fn coarse_ms(&self) -> u64 {
+        (self.coarse_real_ms.load(Ordering::Relaxed) + self.offset_ms.load(Ordering::Relaxed))
+            .max(0) as u64
+    }
+
+    /// Brings the coarse clock up to the real time.
+    pub fn refresh(&self) {
+        self.note_real(self.real_us() / 1000);
+    }
+
+    #[inline]
+    fn note_real(&self, real: i64) {
+        // A racing older store can only make the coarse clock lag a little
+        // more, never run ahead: acceptable for access stamps.
+        if real > self.coarse_real_ms.load(Ordering::Relaxed) {
+            self.coarse_real_ms.store(real, Ordering::Relaxed);
+        }
     }
 
     /// Microseconds since the Unix epoch, including the test offset.
@@ -207,6 +260,10 @@ pub struct Ctx<'a> {
     /// The calling session.
     pub session: &'a mut Session,
     /// Command start time, Unix milliseconds (Redis caches it per command).
+    ///
+    /// Invariant: set before the handler runs, except for commands flagged
+    /// `Flags::LAZY_CLOCK`, where it is 0 until the first `now_ms()` call
+    /// (their handlers read the time only through `now_ms()`).
     pub now: u64,
     /// The engine (clock, ids).
     pub engine: &'a Engine,
@@ -342,30 +399,60 @@ impl Engine {
     }
 
     /// Runs one command with the lock already held.
+    #[inline]
     pub fn execute_locked(&self, st: &mut State, session: &mut Session, argv: &[&[u8]]) -> Reply {
-        if self.is_closed() {
-            return Reply::err("ERR database is closed");
-        }
-        let spec = match self.check(argv) {
-            Ok(spec) => spec,
-            Err(reply) => {
-                if let (Reply::Error(msg), Some(spec)) =
-                    (&reply, argv.first().and_then(|n| command::lookup(n)))
-                {
-                    // A known command with the wrong arity: Redis counts it as rejected.
-                    st.stats.record_rejected_spec(spec);
-                    st.stats.record_error(msg);
-                } else if let Reply::Error(msg) = &reply {
+        match argv.first().and_then(|name| command::lookup(name)) {
+            Some(spec) => self.execute_spec_locked(st, session, spec, argv),
+            None => {
+                if self.is_closed() {
+                    return Reply::err("ERR database is closed");
+                }
+                let reply = match argv.first() {
+                    None => Reply::err("ERR empty command"),
+                    Some(_) => unknown_command(argv),
+                };
+                if let Reply::Error(msg) = &reply {
                     st.stats.record_error(msg);
                 }
                 // A rejected command flags an open MULTI (EXEC then fails).
-                let is_exec = argv
-                    .first()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"exec"));
-                return crate::tx::reject(st, session, is_exec, reply);
+                crate::tx::reject(st, session, false, reply)
             }
+        }
+    }
+
+    /// Runs one command already resolved to `spec` (which must be what
+    /// `lookup(argv[0])` returns), with the lock held: `execute_locked`
+    /// without the name lookup, for callers that resolved the name once
+    /// (the NIF's per-thread cache, its GET/SET entry points). The same
+    /// path in every other respect.
+    pub fn execute_spec_locked(
+        &self,
+        st: &mut State,
+        session: &mut Session,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+    ) -> Reply {
+        if self.is_closed() {
+            return Reply::err("ERR database is closed");
+        }
+        if !spec.arity_ok(argv.len()) {
+            let reply = arity_error(spec);
+            // A known command with the wrong arity: Redis counts it as rejected.
+            st.stats.record_rejected_spec(spec);
+            if let Reply::Error(msg) = &reply {
+                st.stats.record_error(msg);
+            }
+            return crate::tx::reject(st, session, spec.name == "exec", reply);
+        }
+        // Commands that read the time only when they need it (an expiring
+        // key, an expiry argument) skip the clock read here; inside MULTI
+        // the command is queued, and queueing may check memory, so the
+        // time is read as usual.
+        let now = if spec.flags.contains(Flags::LAZY_CLOCK) && !session.tx.multi {
+            0
+        } else {
+            self.clock.now_ms()
         };
-        let now = self.clock.now_ms();
         let mut ctx = Ctx {
             st,
             session,
@@ -378,7 +465,11 @@ impl Engine {
         }
         let reply = ctx.call(spec, argv);
         // Serve clients blocked on keys this command made ready.
-        crate::blocking::serve_ready(&mut ctx);
+        if ctx.st.blocking.has_ready() {
+            // Served commands read `ctx.now`.
+            ctx.now_ms();
+            crate::blocking::serve_ready(&mut ctx);
+        }
         reply
     }
 
@@ -391,13 +482,18 @@ impl Engine {
             return Err(unknown_command(argv));
         };
         if !spec.arity_ok(argv.len()) {
-            return Err(Reply::err(format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            )));
+            return Err(arity_error(spec));
         }
         Ok(spec)
     }
+}
+
+/// Redis's wrong-arity error for `spec`.
+fn arity_error(spec: &CommandSpec) -> Reply {
+    Reply::err(format!(
+        "ERR wrong number of arguments for '{}' command",
+        spec.name
+    ))
 }
 
 /// Redis's unknown-command error, with up to 128 bytes of arguments.
@@ -420,6 +516,17 @@ pub fn unknown_command(argv: &[&[u8]]) -> Reply {
 }
 
 impl<'a> Ctx<'a> {
+    /// The command's time in Unix milliseconds (`now`), reading the clock
+    /// on first use for a `LAZY_CLOCK` command. Code reachable from such a
+    /// command reads the time through this, never through the field.
+    #[inline]
+    pub fn now_ms(&mut self) -> u64 {
+        if self.now == 0 {
+            self.now = self.engine.clock.now_ms();
+        }
+        self.now
+    }
+
     /// Runs `spec`'s handler with stats and bookkeeping.
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
         if spec.flags.contains(Flags::DENYOOM) {
@@ -432,13 +539,19 @@ impl<'a> Ctx<'a> {
             }
         }
         // A tick counter, not a clock read: clock reads dominate a GET.
-        let t0 = crate::stats::ticks();
+        // FAST commands are timed on a sample of calls (`TIMING_SAMPLE`).
+        let timed = self.st.stats.times_this_call(spec);
+        let t0 = if timed { crate::stats::ticks() } else { 0 };
         let dirty_before = self.st.dirty;
         let reply = (spec.handler)(self, argv);
         if self.st.dirty != dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let ticks = crate::stats::ticks().wrapping_sub(t0);
+        let ticks = if timed {
+            crate::stats::ticks().wrapping_sub(t0) * crate::stats::Stats::timing_weight(spec)
+        } else {
+            0
+        };
         self.st.stats.record(spec, ticks, &reply);
         reply
     }
@@ -477,7 +590,8 @@ impl<'a> Ctx<'a> {
     /// reclaiming it if it has expired.
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.lookup_notouch_in(db, key)?;
-        crate::evict::touch(self.st, db, pos, self.now);
+        // Access stamps use the coarse clock, as Redis's cached LRU clock.
+        crate::evict::touch(self.st, db, pos, self.engine.clock.coarse_ms());
         Some(pos)
     }
 
@@ -486,7 +600,11 @@ impl<'a> Ctx<'a> {
     /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
     pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
-        if self.st.dbs[db].at(pos).is_expired(self.now) {
+        // The exact clock is read only for a key that has an expiry.
+        if self.st.dbs[db].at(pos).expire_at != 0 && {
+            let now = self.now_ms();
+            self.st.dbs[db].at(pos).is_expired(now)
+        } {
             self.expire_at(db, pos);
             return None;
         }
@@ -547,10 +665,11 @@ impl<'a> Ctx<'a> {
         self.st.dirty += n;
     }
 
-    /// The LRU/LFU stamp for a newly written or touched key.
+    /// The LRU/LFU stamp for a newly written or touched key (from the
+    /// coarse clock, as Redis's cached LRU clock).
     #[inline]
     pub fn lru_stamp(&self) -> u32 {
-        crate::evict::initial_stamp(&self.st.config, self.now)
+        crate::evict::initial_stamp(&self.st.config, self.engine.clock.coarse_ms())
     }
 }
 
@@ -564,4 +683,57 @@ impl Session {
 /// Returns the WRONGTYPE error reply.
 pub fn wrongtype() -> Reply {
     Reply::err(errors::WRONGTYPE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_clock_never_runs_ahead_and_follows_fast_forward() {
+        let c = Clock::default();
+        let exact = c.now_ms();
+        assert!(c.coarse_ms() <= c.now_ms());
+        assert!(c.coarse_ms() >= exact);
+        c.advance(60_000);
+        assert!(c.coarse_ms() >= exact + 60_000);
+        assert!(c.coarse_ms() <= c.now_ms());
+    }
+
+    #[test]
+    fn execute_spec_locked_is_execute_locked_without_the_lookup() {
+        let e = Engine::new();
+        let mut s = e.session();
+        let get = Engine::lookup(b"get").unwrap();
+        let mut st = e.lock();
+        let r = e.execute_spec_locked(&mut st, &mut s, get, &[b"GET", b"a", b"b"]);
+        assert_eq!(
+            r,
+            Reply::err("ERR wrong number of arguments for 'get' command")
+        );
+        assert_eq!(st.stats.command("get").rejected_calls, 1);
+        assert_eq!(
+            e.execute_locked(&mut st, &mut s, &[b"SET", b"k", b"v"]),
+            Reply::ok()
+        );
+        let r = e.execute_spec_locked(&mut st, &mut s, get, &[b"GET", b"k"]);
+        assert_eq!(r, Reply::bulk(b"v"));
+        assert_eq!(st.stats.command("get").calls, 1);
+        assert_eq!(st.stats.keyspace_hits, 1);
+    }
+
+    #[test]
+    fn lazy_clock_commands_still_expire_exactly() {
+        let e = Engine::new();
+        let mut s = e.session();
+        assert_eq!(
+            e.execute(&mut s, &[b"SET", b"k", b"v", b"PX", b"1000"]),
+            Reply::ok()
+        );
+        e.fast_forward(500);
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(b"v"));
+        e.fast_forward(500);
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::Nil);
+        assert_eq!(e.lock().stats.expired_keys, 1);
+    }
 }

@@ -304,7 +304,8 @@ pub fn ensure_memory(ctx: &mut Ctx<'_>) -> Result<(), Reply> {
     if max == 0 {
         return Ok(());
     }
-    let mut used = used_memory(ctx.st, ctx.now);
+    let now = ctx.now_ms();
+    let mut used = used_memory(ctx.st, now);
     if used <= max {
         return Ok(());
     }
@@ -340,7 +341,7 @@ fn score(policy: Policy, e: &Entry, now_ms: u64, config: &Config) -> u64 {
 fn evict_one(ctx: &mut Ctx<'_>) -> bool {
     let policy = ctx.st.config.policy;
     let volatile = volatile_only(policy);
-    let now = ctx.now;
+    let now = ctx.now_ms();
     let candidates = |db: &Db| {
         if volatile {
             db.volatile_len()

@@ -61,6 +61,8 @@ fn run() {
             if e.is_closed() {
                 continue;
             }
+            // The coarse clock (LRU/LFU stamps) lags by at most a period.
+            e.clock.refresh();
             let (active, hz) = {
                 let mut st = e.lock();
                 // Pick up a finished background rewrite (Redis's cron

@@ -9,20 +9,56 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// Bytes of a bulk reply: owned, or shared with the stored value (so a large
-/// GET can hand the stored bytes out without copying them).
+/// Bytes of a bulk reply: inline (short), owned, or shared with the stored
+/// value (so a large GET can hand the stored bytes out without copying
+/// them).
+///
+/// Invariant: `Inline { len, buf }` has `len <= INLINE_BULK`; the bytes past
+/// `len` are unspecified. Consumers read a `Bulk` through `Deref` only, so
+/// which variant holds the bytes never changes what a reply means.
 #[derive(Clone, Eq)]
 pub enum Bulk {
+    /// Up to `INLINE_BULK` bytes kept in the reply itself: a short value
+    /// (the common GET) costs no heap allocation.
+    Inline {
+        /// Number of bytes used in `buf`.
+        len: u8,
+        /// The bytes.
+        buf: [u8; INLINE_BULK],
+    },
     /// Bytes owned by the reply.
     Owned(Vec<u8>),
     /// Bytes shared with a stored value.
     Shared(Arc<Vec<u8>>),
 }
 
+/// Longest bulk kept inline in a `Reply` (the same bound as a stored
+/// `Sso`, so every inline stored string replies without allocating).
+pub const INLINE_BULK: usize = crate::types::sso::INLINE_CAP;
+
+impl Bulk {
+    /// A copy of `b`: inline when short, else on the heap.
+    #[inline]
+    pub fn copy(b: &[u8]) -> Bulk {
+        if b.len() <= INLINE_BULK {
+            let mut buf = [0u8; INLINE_BULK];
+            buf[..b.len()].copy_from_slice(b);
+            Bulk::Inline {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Bulk::Owned(b.to_vec())
+        }
+    }
+}
+
 impl Deref for Bulk {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         match self {
+            Bulk::Inline { len, buf } => &buf[..*len as usize],
             Bulk::Owned(v) => v,
             Bulk::Shared(a) => a,
         }
@@ -90,9 +126,11 @@ impl Reply {
         Reply::Error(msg.into())
     }
 
-    /// A bulk reply copied from `b`.
+    /// A bulk reply copied from `b` (inline, without allocating, when
+    /// short).
+    #[inline]
     pub fn bulk(b: &[u8]) -> Reply {
-        Reply::Bulk(Bulk::Owned(b.to_vec()))
+        Reply::Bulk(Bulk::copy(b))
     }
 
     /// A bulk reply taking ownership of `v`.
@@ -170,4 +208,30 @@ pub mod errors {
     /// String larger than `proto-max-bulk-len`.
     pub const STRING_TOO_LONG: &str =
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_bulks_are_inline_and_equal_to_owned() {
+        for n in [0usize, 1, 16, INLINE_BULK, INLINE_BULK + 1, 1024] {
+            let b: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let r = Reply::bulk(&b);
+            let Reply::Bulk(bulk) = &r else {
+                panic!("not a bulk")
+            };
+            assert_eq!(matches!(bulk, Bulk::Inline { .. }), n <= INLINE_BULK);
+            assert_eq!(&**bulk, &b[..]);
+            assert_eq!(r, Reply::bulk_vec(b.clone()));
+            assert_eq!(r, Reply::Bulk(Bulk::Shared(Arc::new(b))));
+        }
+    }
+
+    #[test]
+    fn reply_stays_small() {
+        // Every command returns a Reply by value: keep it four words.
+        assert!(std::mem::size_of::<Reply>() <= 32);
+    }
 }

@@ -470,3 +470,18 @@ fn active_expiry_stops_sampling_a_mostly_live_db() {
     }
     assert_eq!(e.lock().dbs[0].len(), 1000);
 }
+
+#[test]
+fn fast_commands_are_timed_on_a_sample_with_exact_call_counts() {
+    let (e, mut s) = setup();
+    run(&e, &mut s, &["SET", "k", "v"]);
+    for _ in 0..(ferrite_store::stats::TIMING_SAMPLE * 4) {
+        run(&e, &mut s, &["GET", "k"]);
+    }
+    let st = e.lock();
+    let get = st.stats.command("get");
+    assert_eq!(get.calls, ferrite_store::stats::TIMING_SAMPLE * 4);
+    // Four sampled calls, each weighted: some time was accounted.
+    assert!(get.ticks > 0);
+    assert_eq!(st.stats.command("set").calls, 1);
+}

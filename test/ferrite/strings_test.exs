@@ -181,6 +181,81 @@ defmodule Ferrite.StringsTest do
     end
   end
 
+  describe "GET / SET entry points (Ferrite.Native.get/set)" do
+    defp info_field(c, section, field) do
+      {:ok, info} = Ferrite.command(c, ["INFO", section])
+
+      info
+      |> String.split("\r\n")
+      |> Enum.find_value(fn line ->
+        case String.split(line, ":", parts: 2) do
+          [^field, v] -> v
+          _ -> nil
+        end
+      end)
+    end
+
+    test "count in commandstats and keyspace hits/misses like the general path", %{c: c} do
+      assert Ferrite.set(c, "k", "v") == :ok
+      assert Ferrite.get(c, "k") == {:ok, "v"}
+      assert Ferrite.get(c, "nokey") == {:ok, nil}
+      assert Ferrite.command(c, ["GET", "k"]) == {:ok, "v"}
+      assert info_field(c, "stats", "keyspace_hits") == "2"
+      assert info_field(c, "stats", "keyspace_misses") == "1"
+      assert "calls=3," <> _ = info_field(c, "commandstats", "cmdstat_get")
+      assert "calls=1," <> _ = info_field(c, "commandstats", "cmdstat_set")
+    end
+
+    test "queue inside MULTI and run in EXEC", %{c: c} do
+      assert Ferrite.command(c, ["MULTI"]) == {:ok, "OK"}
+      assert Ferrite.set(c, "k", "v") == {:ok, "QUEUED"}
+      assert Ferrite.get(c, "k") == {:ok, "QUEUED"}
+      assert Ferrite.command(c, ["EXEC"]) == {:ok, ["OK", "v"]}
+    end
+
+    test "a SET invalidates a WATCH of another conn on the store" do
+      store = :"fast_path_watch_#{System.unique_integer([:positive])}"
+      {:ok, a} = Ferrite.start_link(embedded: [name: store])
+      {:ok, b} = Ferrite.start_link(embedded: [name: store])
+      assert Ferrite.command(a, ["WATCH", "w"]) == {:ok, "OK"}
+      assert Ferrite.set(b, "w", "1") == :ok
+      assert Ferrite.command(a, ["MULTI"]) == {:ok, "OK"}
+      assert Ferrite.command(a, ["SET", "w", "2"]) == {:ok, "QUEUED"}
+      assert Ferrite.command(a, ["EXEC"]) == {:ok, nil}
+      assert Ferrite.get(a, "w") == {:ok, "1"}
+    end
+
+    test "TTLs: a SET clears one, an expired key reads as missing", %{c: c} do
+      assert Ferrite.set(c, "k", "v", px: 100) == :ok
+      assert Ferrite.set(c, "k", "w") == :ok
+      assert Ferrite.command(c, ["PTTL", "k"]) == {:ok, -1}
+      assert Ferrite.set(c, "t", "v", px: 100) == :ok
+      assert Ferrite.Embedded.fast_forward(c, 100) == :ok
+      assert Ferrite.get(c, "t") == {:ok, nil}
+      assert info_field(c, "stats", "expired_keys") == "1"
+    end
+
+    test "a registered name works, a stopped conn is a ConnectionError" do
+      name = :"fast_path_conn_#{System.unique_integer([:positive])}"
+      {:ok, pid} = Ferrite.start_link(embedded: true, name: name)
+      assert Ferrite.set(name, "k", "v") == :ok
+      assert Ferrite.get(name, "k") == {:ok, "v"}
+      Ferrite.stop(pid)
+      assert {:error, %Ferrite.ConnectionError{}} = Ferrite.get(pid, "k")
+      assert {:error, %Ferrite.ConnectionError{}} = Ferrite.set(pid, "k", "v")
+    end
+
+    test "OOM under maxmemory is refused as in the general path", %{c: c} do
+      assert Ferrite.set(c, "old", "v") == :ok
+      assert Ferrite.command(c, ["CONFIG", "SET", "maxmemory", "1"]) == {:ok, "OK"}
+      oom = err("OOM command not allowed when used memory > 'maxmemory'.")
+      assert Ferrite.set(c, "k", "v") == oom
+      assert Ferrite.command(c, ["SET", "k", "v"]) == oom
+      assert Ferrite.get(c, "k") == {:ok, nil}
+      assert Ferrite.get(c, "old") == {:ok, "v"}
+    end
+  end
+
   describe "SETNX / SETEX / PSETEX" do
     test "SETNX", %{c: c} do
       assert Ferrite.setnx(c, "k", "first") == {:ok, 1}

@@ -61,6 +61,12 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 12);
     /// Loading-time safe / stale-ok; informational.
     pub const LOADING: Flags = Flags(1 << 13);
+    /// Ferrite's own (not a Redis flag): the dispatcher does not read the
+    /// clock before the handler runs (`Ctx::now` stays 0); the handler and
+    /// everything it reaches read the time only through `Ctx::now_ms()`.
+    /// Set it only on handlers audited for that. (A high bit, clear of the
+    /// Redis flags added below it.)
+    pub const LAZY_CLOCK: Flags = Flags(1 << 31);
 
     /// True when every bit of `other` is set.
     #[inline]

@@ -8,9 +8,13 @@ use crate::reply::{errors, Bulk, Reply};
 use crate::types::{Sso, Value};
 use crate::util::{arg_i64, eq_ic, parse_i64_strict};
 
-const W: Flags = Flags::WRITE.or(Flags::DENYOOM);
+// Every string command is LAZY_CLOCK: its handler reads the time only
+// through `Ctx::now_ms()` (expiry arguments, `apply_expire`), and the
+// lookups read it only for keys that have an expiry.
+const L: Flags = Flags::LAZY_CLOCK;
+const W: Flags = Flags::WRITE.or(Flags::DENYOOM).or(L);
 const WF: Flags = W.or(Flags::FAST);
-const R: Flags = Flags::READONLY.or(Flags::FAST);
+const R: Flags = Flags::READONLY.or(Flags::FAST).or(L);
 
 /// The string family's table.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -20,15 +24,31 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("setex", 4, W, 1, 1, 1, setex),
     cmd!("psetex", 4, W, 1, 1, 1, psetex),
     cmd!("getset", 3, WF, 1, 1, 1, getset),
-    cmd!("getdel", 2, Flags::WRITE.or(Flags::FAST), 1, 1, 1, getdel),
-    cmd!("getex", -2, Flags::WRITE.or(Flags::FAST), 1, 1, 1, getex),
+    cmd!(
+        "getdel",
+        2,
+        Flags::WRITE.or(Flags::FAST).or(L),
+        1,
+        1,
+        1,
+        getdel
+    ),
+    cmd!(
+        "getex",
+        -2,
+        Flags::WRITE.or(Flags::FAST).or(L),
+        1,
+        1,
+        1,
+        getex
+    ),
     cmd!("mget", -2, R, 1, -1, 1, mget),
     cmd!("mset", -3, W, 1, -1, 2, mset),
     cmd!("msetnx", -3, W, 1, -1, 2, msetnx),
     cmd!("append", 3, WF, 1, 1, 1, append),
     cmd!("strlen", 2, R, 1, 1, 1, strlen),
-    cmd!("getrange", 4, Flags::READONLY, 1, 1, 1, getrange),
-    cmd!("substr", 4, Flags::READONLY, 1, 1, 1, getrange),
+    cmd!("getrange", 4, Flags::READONLY.or(L), 1, 1, 1, getrange),
+    cmd!("substr", 4, Flags::READONLY.or(L), 1, 1, 1, getrange),
     cmd!("setrange", 4, W, 1, 1, 1, setrange),
     cmd!("incr", 2, WF, 1, 1, 1, incr),
     cmd!("decr", 2, WF, 1, 1, 1, decr),
@@ -105,7 +125,7 @@ enum Expiry {
 }
 
 /// Parses the number after EX/PX/EXAT/PXAT into an absolute time.
-fn parse_expiry(ctx: &Ctx<'_>, opt: &[u8], val: &[u8], cmd: &str) -> Result<u64, Reply> {
+fn parse_expiry(ctx: &mut Ctx<'_>, opt: &[u8], val: &[u8], cmd: &str) -> Result<u64, Reply> {
     let n = arg_i64(val)?;
     let invalid = || Reply::err(format!("ERR invalid expire time in '{cmd}' command"));
     if n <= 0 {
@@ -123,7 +143,7 @@ fn parse_expiry(ctx: &Ctx<'_>, opt: &[u8], val: &[u8], cmd: &str) -> Result<u64,
     if absolute {
         Ok(ms as u64)
     } else {
-        let at = (ctx.now as i64).checked_add(ms).ok_or_else(invalid)?;
+        let at = (ctx.now_ms() as i64).checked_add(ms).ok_or_else(invalid)?;
         Ok(at as u64)
     }
 }
@@ -201,7 +221,7 @@ pub fn set_expiry(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
 /// the key at once, as Redis's GETEX does.
 pub fn apply_expire(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
     let db = ctx.db_index();
-    if at <= ctx.now {
+    if at <= ctx.now_ms() {
         let e = ctx.db().remove_at(pos);
         ctx.signal_modified(db, e.key.as_bytes());
         ctx.notify('g', "del", e.key.as_bytes());
