@@ -182,6 +182,9 @@ defmodule Ferrite.StringsTest do
   end
 
   describe "GET / SET entry points (Ferrite.Native.get/set)" do
+    # The NIF's own entry points and engine internals: embedded only.
+    @describetag :engine_only
+
     defp info_field(c, section, field) do
       {:ok, info} = Ferrite.command(c, ["INFO", section])
 

@@ -241,6 +241,8 @@ defmodule Ferrite.TestConn do
   # What a test may change on a shared server, back to the defaults.
   defp reset_commands do
     [
+      ["CONFIG", "SET", "maxmemory", "0"],
+      ["CONFIG", "SET", "maxmemory-policy", "noeviction"],
       ["FLUSHALL"],
       ["SCRIPT", "FLUSH"],
       ["FUNCTION", "FLUSH"],
