@@ -9,6 +9,8 @@ defmodule Ferrite.CrashTest do
   use ExUnit.Case, async: true
 
   @moduletag timeout: 180_000
+  # OS processes and directories of the embedded engine: one run only.
+  @moduletag :single_run
 
   @writer Path.expand("../support/crash_writer.exs", __DIR__)
 
@@ -110,6 +112,11 @@ defmodule Ferrite.CrashTest do
     state =
       case plan do
         {:delay_ms, ms} ->
+          # A slow machine may take a while to the first acknowledgement:
+          # wait for it, then the random delay.
+          first = System.monotonic_time(:millisecond) + 30_000
+          state = collect_until(port, state, first, &(&1.acks != []))
+
           state =
             collect_until(port, state, System.monotonic_time(:millisecond) + ms, fn _ -> false end)
 

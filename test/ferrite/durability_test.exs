@@ -12,6 +12,8 @@ defmodule Ferrite.DurabilityTest do
   alias Ferrite.{ConnectionError, CorruptionError, ResponseError}
 
   @moduletag timeout: 120_000
+  # Directories of the embedded engine: one run only.
+  @moduletag :single_run
 
   setup do
     dir = Path.join(System.tmp_dir!(), "ferrite-dur-#{System.unique_integer([:positive])}")
