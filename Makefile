@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
 APT_PACKAGES := elixir erlang-dev erlang-nox redis-server redis-tools \
 	erlang-redis-client erlang-proper erlang-poolboy
 
-.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-engine clean
+.PHONY: all setup deps compile demo test test-rust test-elixir bench-kv bench-collections bench-durability bench-engine bench-scripts-tx bench-resp clean
 
 all: compile
 
@@ -37,18 +37,32 @@ test-rust:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test -p ferrite-store
 
+# The ExUnit API suite runs three times: embedded, remote against a
+# redis-server the run starts, remote against Ferrite's own listener.
 test-elixir:
 	mix format --check-formatted
 	MIX_ENV=test mix compile --warnings-as-errors
 	mix test --warnings-as-errors
+	FERRITE_BACKEND=redis mix test --warnings-as-errors
+	FERRITE_BACKEND=listener mix test --warnings-as-errors
 
 # Benchmarks (not part of `make test`). KV_N sets the operations per run.
 bench-kv: setup
 	MIX_ENV=prod mix run benches/kv.exs
 
 # COLL_PIPELINES, COLL_RUNS, COLL_BIG, COLL_SET size it (see the file).
+# DURABILITY_KEYS sets the database size (default 1M).
+bench-durability: setup
+	MIX_ENV=prod mix run benches/durability.exs
+
 bench-collections: setup
 	MIX_ENV=prod mix run benches/collections.exs
+
+bench-scripts-tx: setup
+	MIX_ENV=prod mix run benches/scripts_tx.exs
+
+bench-resp: setup
+	bash benches/resp.sh
 
 bench-engine:
 	cargo bench -p ferrite-store --bench engine

@@ -24,7 +24,7 @@ defmodule Ferrite.MixProject do
   def application do
     [
       mod: {Ferrite.Application, []},
-      extra_applications: [:logger]
+      extra_applications: [:logger, :ssl]
     ]
   end
 end

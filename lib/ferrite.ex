@@ -242,4 +242,9 @@ defmodule Ferrite do
   defdelegate xgroup(conn, sub, key, group, arg \\ nil, opts \\ []), to: Commands.Streams
   defdelegate xack(conn, key, group, ids), to: Commands.Streams
   defdelegate xpending(conn, key, group, opts \\ []), to: Commands.Streams
+
+  # Scripting
+  defdelegate script_load(conn, script), to: Commands.Scripting
+  defdelegate evalsha(conn, sha, keys \\ [], args \\ []), to: Commands.Scripting
+  defdelegate eval(conn, script, keys \\ [], args \\ []), to: Commands.Scripting
 end

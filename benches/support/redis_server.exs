@@ -6,8 +6,9 @@ defmodule Bench.RedisServer do
   @moduledoc false
 
   # redis-server on a free loopback port, daemonized, stopped by its pid.
+  # `extra` are more command-line arguments (`["--dir", dir]`).
   # Returns {port, os_pid, pidfile}.
-  def start(tag \\ "bench") do
+  def start(tag \\ "bench", extra \\ []) do
     {:ok, sock} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
     {:ok, port} = :inet.port(sock)
     :gen_tcp.close(sock)
@@ -28,6 +29,7 @@ defmodule Bench.RedisServer do
         "yes",
         "--pidfile",
         pidfile
+        | extra
       ])
 
     pid = wait_pidfile(pidfile, 100)

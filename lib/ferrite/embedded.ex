@@ -18,10 +18,49 @@ defmodule Ferrite.Embedded do
       closed, and its memory freed, when its last conn stops.
     * `name:` - registers the conn process under this name.
     * `database:` - the logical database (0..15) selected at start.
+
+  Options of a durable database (under `embedded:`, with or without `name:`;
+  see the "Durability" section of the README):
+
+    * `path:` - the data directory (created if missing): the database is
+      loaded from it and every write is logged to it. Without `path:` the
+      database lives in memory only.
+    * `appendfsync:` - `:always` (a write is acknowledged after it reached
+      the disk), `:everysec` (the default: at most about a second of writes
+      can be lost on power loss) or `:no` (the OS decides when).
+    * `repair:` - `true` cuts a damaged log back to its last good command
+      instead of refusing to open.
+    * `rewrite_min_size:` (bytes, default 64 MiB) and `rewrite_percentage:`
+      (default 100; 0 turns automatic rewrites off): the log is compacted
+      into a new snapshot when it grew past both thresholds.
+
+  Memory ceiling (with or without `path:`): `maxmemory:` (bytes, or a
+  string such as `"64mb"`) and `maxmemory_policy:` (`"noeviction"`,
+  `"allkeys-lru"`, `:allkeys_lru`, ...), as CONFIG SET takes them.
+
+  On a named store these options apply when the store is opened; a conn
+  joining an open store gets it as it is (and with `path:`, the path must be
+  the store's).
+
+  Opening a durable database returns:
+
+    * `{:error, %Ferrite.ConnectionError{reason: :locked}}` when the
+      directory is already open, in this VM or in another OS process;
+    * `{:error, %Ferrite.CorruptionError{file: f, offset: o}}` when a file
+      is damaged (nothing is loaded);
+    * `{:error, %Ferrite.ConnectionError{reason: :io}}` when the directory
+      cannot be read or written.
+
+  A torn final command (the usual state after a power loss) is cut back and
+  logged with `Logger.warning/1`. Stopping the conn (the last conn of a
+  named store) closes the database: the log is flushed and the directory
+  released at once.
   """
   use GenServer
 
-  alias Ferrite.{Args, ConnectionError, Native}
+  alias Ferrite.{Args, ConnectionError, CorruptionError, Native}
+
+  require Logger
 
   @doc """
   Starts an embedded conn. See the module doc for the options; returns
@@ -30,9 +69,18 @@ defmodule Ferrite.Embedded do
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(opts) do
     with {:ok, spec} <- validate(opts) do
-      case Keyword.get(opts, :name) do
-        nil -> GenServer.start_link(__MODULE__, spec)
-        name -> GenServer.start_link(__MODULE__, spec, name: name)
+      # Started unlinked and then linked, so that a refused open (a locked
+      # or damaged directory) is returned as `{:error, e}` without an exit
+      # signal to the caller.
+      started =
+        case Keyword.get(opts, :name) do
+          nil -> GenServer.start(__MODULE__, spec)
+          name -> GenServer.start(__MODULE__, spec, name: name)
+        end
+
+      with {:ok, pid} <- started do
+        Process.link(pid)
+        {:ok, pid}
       end
     end
   end
@@ -47,6 +95,8 @@ defmodule Ferrite.Embedded do
         other -> {:error, "invalid :embedded option: #{inspect(other)}"}
       end
 
+    kw = if is_list(opts[:embedded]), do: opts[:embedded], else: []
+
     cond do
       not (is_integer(db) and db in 0..15) ->
         {:error, %ConnectionError{message: "invalid :database #{inspect(db)} (0..15)"}}
@@ -55,9 +105,85 @@ defmodule Ferrite.Embedded do
         {:error, %ConnectionError{message: elem(store, 1)}}
 
       true ->
-        {:ok, %{store: elem(store, 1), db: db}}
+        case durable_options(kw) do
+          {:ok, durable} -> {:ok, %{store: elem(store, 1), db: db, durable: durable}}
+          {:error, msg} -> {:error, %ConnectionError{message: msg}}
+        end
     end
   end
+
+  @durable_keys [
+    :path,
+    :appendfsync,
+    :repair,
+    :rewrite_min_size,
+    :rewrite_percentage,
+    :maxmemory,
+    :maxmemory_policy
+  ]
+
+  # nil: a plain in-memory engine (`Native.open/3`); otherwise the
+  # arguments of `Native.open_with/8` after owner, store and db.
+  defp durable_options(kw) do
+    case Keyword.keys(kw) -- [:name | @durable_keys] do
+      [] ->
+        if Enum.any?(@durable_keys, &Keyword.has_key?(kw, &1)), do: durable(kw), else: {:ok, nil}
+
+      unknown ->
+        {:error, "unknown :embedded options: #{inspect(unknown)}"}
+    end
+  end
+
+  defp durable(kw) do
+    with {:ok, path} <- opt(kw, :path, nil, &path/1),
+         {:ok, fsync} <- opt(kw, :appendfsync, "everysec", &fsync/1),
+         {:ok, repair} <- opt(kw, :repair, false, &bool/1),
+         {:ok, min} <- opt(kw, :rewrite_min_size, 64 * 1024 * 1024, &non_neg/1),
+         {:ok, pct} <- opt(kw, :rewrite_percentage, 100, &non_neg/1),
+         {:ok, mem} <- opt(kw, :maxmemory, nil, &memory/1),
+         {:ok, policy} <- opt(kw, :maxmemory_policy, nil, &policy/1) do
+      config =
+        [{"maxmemory", mem}, {"maxmemory-policy", policy}]
+        |> Enum.reject(fn {_, v} -> is_nil(v) end)
+
+      {:ok, {path, fsync, repair, {min, pct}, config}}
+    end
+  end
+
+  defp opt(kw, key, default, check) do
+    case Keyword.fetch(kw, key) do
+      :error ->
+        {:ok, default}
+
+      {:ok, value} ->
+        case check.(value) do
+          {:ok, v} -> {:ok, v}
+          :error -> {:error, "invalid :#{key} option: #{inspect(value)}"}
+        end
+    end
+  end
+
+  defp path(p) when is_binary(p) and p != "", do: {:ok, Path.expand(p)}
+  defp path(_), do: :error
+
+  defp fsync(p) when p in [:always, :everysec, :no], do: {:ok, Atom.to_string(p)}
+  defp fsync(_), do: :error
+
+  defp bool(b) when is_boolean(b), do: {:ok, b}
+  defp bool(_), do: :error
+
+  defp non_neg(n) when is_integer(n) and n >= 0, do: {:ok, n}
+  defp non_neg(_), do: :error
+
+  defp memory(n) when is_integer(n) and n >= 0, do: {:ok, Integer.to_string(n)}
+  defp memory(s) when is_binary(s), do: {:ok, s}
+  defp memory(_), do: :error
+
+  defp policy(p) when is_atom(p) and not is_nil(p),
+    do: {:ok, p |> Atom.to_string() |> String.replace("_", "-")}
+
+  defp policy(p) when is_binary(p), do: {:ok, p}
+  defp policy(_), do: :error
 
   defp store_name(nil), do: {:ok, nil}
   defp store_name(name) when is_binary(name), do: {:ok, name}
@@ -101,6 +227,11 @@ defmodule Ferrite.Embedded do
       :dirty ->
         continue_command(Native.command_dirty(conn, argv), conn, argv)
 
+      :dirty_io ->
+        continue_command(Native.command_dirty_io(conn, argv), conn, argv)
+
+      # Continue with the normalized argv: a later :dirty must not see the
+      # raw terms again (that looped :convert -> :dirty -> :convert).
       :convert ->
         argv = Args.normalize!(argv)
         continue_command(Native.command(conn, argv), conn, argv)
@@ -128,6 +259,9 @@ defmodule Ferrite.Embedded do
 
       :dirty ->
         continue_pipeline(Native.pipeline_dirty(conn, cmds), conn, cmds)
+
+      :dirty_io ->
+        continue_pipeline(Native.pipeline_dirty_io(conn, cmds), conn, cmds)
 
       :convert ->
         cmds = normalize_pipeline!(cmds)
@@ -188,21 +322,40 @@ defmodule Ferrite.Embedded do
   # The conn process.
 
   @impl true
-  def init(%{store: store, db: db}) do
+  def init(%{store: store, db: db, durable: nil}) do
     Process.flag(:trap_exit, true)
 
     case Native.open(self(), store, db) do
-      {:ok, ref} -> {:ok, %{ref: ref}}
+      {:ok, ref} -> {:ok, %{ref: ref, durable: false}}
       {:error, e} -> {:stop, e}
     end
   end
+
+  def init(%{store: store, db: db, durable: {path, fsync, repair, rewrite, config}}) do
+    Process.flag(:trap_exit, true)
+
+    case Native.open_with(self(), store, db, path, fsync, repair, rewrite, config) do
+      {:ok, ref, warnings} ->
+        Enum.each(warnings, &Logger.warning("ferrite: " <> &1))
+        {:ok, %{ref: ref, durable: true}}
+
+      {:error, reason} ->
+        {:stop, open_error(reason)}
+    end
+  end
+
+  defp open_error({:corrupt, file, offset, message}),
+    do: %CorruptionError{file: file, offset: offset, message: message}
+
+  defp open_error({:locked, message}), do: %ConnectionError{message: message, reason: :locked}
+  defp open_error({:io, message}), do: %ConnectionError{message: message, reason: :io}
+  defp open_error({_, message}), do: %ConnectionError{message: message}
 
   @impl true
   def handle_info({:EXIT, _pid, reason}, state), do: {:stop, reason, state}
   def handle_info(_msg, state), do: {:noreply, state}
 
   @impl true
-  def terminate(_reason, %{ref: ref}) do
-    Native.close(ref)
-  end
+  def terminate(_reason, %{ref: ref, durable: true}), do: Native.close_dirty(ref)
+  def terminate(_reason, %{ref: ref}), do: Native.close(ref)
 end

@@ -12,10 +12,14 @@ defmodule Ferrite.ConnectionError do
   @moduledoc """
   The conn cannot serve the call: it is closed, was never opened, or (remote
   backend) the connection to the server failed.
-  """
-  defexception [:message]
 
-  @type t :: %__MODULE__{message: String.t()}
+  `reason` tells some cases apart: `:locked` when an embedded durable
+  database is already open (in this VM or another OS process), `:io` when
+  its directory cannot be read or written; nil otherwise.
+  """
+  defexception [:message, reason: nil]
+
+  @type t :: %__MODULE__{message: String.t(), reason: atom() | nil}
 end
 
 defmodule Ferrite.TimeoutError do

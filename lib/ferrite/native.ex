@@ -5,7 +5,7 @@ defmodule Ferrite.Native do
   `conn` is a conn's pid, its registered name, or its `conn_ref`. Replies are
   `{:ok, term}`, `{:error, %Ferrite.ResponseError{}}` or
   `{:blocked, token, waiter}` (a pipeline: `{:blocked_pipeline, replies}`),
-  or one of the markers `:dirty`, `:convert`, `:noconn` and `:closed` that
+  or one of the markers `:dirty`, `:dirty_io`, `:convert`, `:noconn` and `:closed` that
   `Ferrite.Embedded` handles. See `nif/src/lib.rs` for the scheduling rule.
   """
   @on_load :load_nif
@@ -62,6 +62,36 @@ defmodule Ferrite.Native do
   @doc "Runs a pipeline on a dirty CPU scheduler."
   @spec pipeline_dirty(term(), [[binary()]]) :: term()
   def pipeline_dirty(_conn, _cmds), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc """
+  Opens a conn on an engine built with options (dirty IO scheduler): durable
+  in `path`, or in memory when `path` is nil. `rewrite` is
+  `{min_size, percentage}`; `config` holds CONFIG SET pairs.
+  """
+  @spec open_with(
+          pid(),
+          nil | binary(),
+          non_neg_integer(),
+          nil | binary(),
+          binary(),
+          boolean(),
+          {non_neg_integer(), non_neg_integer()},
+          [{binary(), binary()}]
+        ) :: {:ok, reference(), [binary()]} | {:error, tuple()}
+  def open_with(_owner, _store, _db, _path, _appendfsync, _repair, _rewrite, _config),
+    do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Closes a conn on a dirty IO scheduler (durable engines flush on close)."
+  @spec close_dirty(term()) :: :ok
+  def close_dirty(_conn), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Runs one command on a dirty IO scheduler (writes that fsync)."
+  @spec command_dirty_io(term(), [binary()]) :: term()
+  def command_dirty_io(_conn, _argv), do: :erlang.nif_error(:nif_not_loaded)
+
+  @doc "Runs a pipeline on a dirty IO scheduler (writes that fsync)."
+  @spec pipeline_dirty_io(term(), [[binary()]]) :: term()
+  def pipeline_dirty_io(_conn, _cmds), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Moves the conn's engine clock forward by `ms` milliseconds."
   @spec fast_forward(term(), integer()) :: :ok | :closed | :noconn

@@ -196,8 +196,13 @@ defmodule Ferrite.PubSub do
       {:error, _} = err ->
         err
 
+      # A remote conn: a dedicated connection owned by this process, which
+      # sends it the same {:ferrite_push, ...} messages.
+      :noconn ->
+        Ferrite.Remote.open_session(conn)
+
       _ ->
-        {:error, %Ferrite.ConnectionError{message: "pub/sub needs an open embedded conn"}}
+        {:error, %Ferrite.ConnectionError{message: "pub/sub needs an open conn"}}
     end
   end
 
@@ -267,6 +272,7 @@ defmodule Ferrite.PubSub do
   defp reply({:stop, reason, s}), do: {:stop, reason, s}
 
   @impl true
+  def terminate(_reason, %{side: side}) when is_pid(side), do: Ferrite.stop(side)
   def terminate(_reason, %{side: side}), do: Native.close(side)
   def terminate(_reason, _s), do: :ok
 end

@@ -236,6 +236,14 @@ defmodule Ferrite.Tx do
           {:error, _} = err ->
             err
 
+          :noconn ->
+            # A remote conn: the side session is a dedicated connection
+            # owned by this process (closed when it exits).
+            with {:ok, pid} <- Ferrite.Remote.open_session(conn) do
+              Process.put(key, pid)
+              {:ok, pid}
+            end
+
           _marker ->
             {:error,
              %Ferrite.ConnectionError{message: "no open embedded connection: #{inspect(conn)}"}}

@@ -19,10 +19,12 @@
 //!   them in the other order.
 
 use crate::sink::PidSink;
+use ferrite_store::persist::{self, AppendFsync, OpenError, OpenReport, PersistOptions};
 use ferrite_store::{Engine, Session};
 use parking_lot::{Mutex, RwLock};
 use rustler::{Env, LocalPid, Monitor, Resource};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -38,6 +40,10 @@ pub struct Conn {
     owner_key: u64,
     /// The named store this conn joined, if any.
     store: Option<Vec<u8>>,
+    /// The engine fsyncs every write (`appendfsync always`): write commands
+    /// run on a dirty IO scheduler (see `sched`). Fixed at open: the policy
+    /// cannot change while the engine is open.
+    pub io_writes: bool,
     /// A side session on another conn's engine (`open_session`): closing it
     /// releases only its own session state, never the engine.
     side: bool,
@@ -88,6 +94,7 @@ pub fn open_side(parent: &Conn, owner: LocalPid) -> Arc<Conn> {
         sink,
         owner_key: 0,
         store: None,
+        io_writes: parent.io_writes,
         side: true,
         closed: AtomicBool::new(false),
     })
@@ -260,10 +267,22 @@ pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn
         None => Engine::new(),
         Some(name) => acquire_store(name),
     };
+    register(owner, store, db, engine)
+}
+
+/// Wraps `engine` (already counted in its named store, if any) in a conn
+/// for `owner` and registers it; undoes the store reference on failure.
+fn register(
+    owner: LocalPid,
+    store: Option<&[u8]>,
+    db: usize,
+    engine: Arc<Engine>,
+) -> Result<Arc<Conn>, String> {
     let sink = Arc::new(PidSink::new(owner));
     let mut session = engine.session();
     session.db = db;
     session.sink = Some(sink.clone());
+    let io_writes = engine.lock().propagation.appendfsync() == Some(AppendFsync::Always);
     let key = pid_key(&owner);
     let conn = Arc::new(Conn {
         engine,
@@ -271,6 +290,7 @@ pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn
         sink,
         owner_key: key,
         store: store.map(<[u8]>::to_vec),
+        io_writes,
         side: false,
         closed: AtomicBool::new(false),
     });
@@ -284,4 +304,111 @@ pub fn open(owner: LocalPid, store: Option<&[u8]>, db: usize) -> Result<Arc<Conn
         return Err(e);
     }
     Ok(conn)
+}
+
+/// Why [`open_with`] failed.
+#[derive(Debug)]
+pub enum OpenFail {
+    /// Opening the data directory failed (locked, I/O, damaged).
+    Open(OpenError),
+    /// Anything else, as an error reply text.
+    Other(String),
+}
+
+/// Opens a conn like [`open`], on an engine made with `config` and, when
+/// `dir` is given, durable in `dir` (see `ferrite_store::persist`).
+///
+/// A named store that is already open is joined as it is: `opts` then only
+/// apply when the store is opened, and `dir` must be the store's own
+/// directory (an in-memory store cannot be joined with a `dir`).
+pub fn open_with(
+    owner: LocalPid,
+    store: Option<&[u8]>,
+    db: usize,
+    dir: Option<&Path>,
+    opts: PersistOptions,
+) -> Result<(Arc<Conn>, OpenReport), OpenFail> {
+    if db >= ferrite_store::engine::NUM_DBS {
+        return Err(OpenFail::Other("ERR DB index is out of range".into()));
+    }
+    let make = || -> Result<(Arc<Engine>, OpenReport), OpenError> {
+        match dir {
+            Some(dir) => persist::open(dir, opts.clone()),
+            None => Ok((
+                Engine::with_config(opts.config.clone()),
+                OpenReport::default(),
+            )),
+        }
+    };
+    let (engine, report) = match store {
+        None => make().map_err(OpenFail::Open)?,
+        Some(name) => acquire_store_with(name, dir, make)?,
+    };
+    let conn = register(owner, store, db, engine).map_err(OpenFail::Other)?;
+    Ok((conn, report))
+}
+
+/// True when `engine` is durable in `dir` (compared as canonical paths).
+fn same_dir(engine: &Engine, dir: Option<&Path>) -> bool {
+    let Some(dir) = dir else { return true };
+    let st = engine.lock();
+    let Some(own) = st.propagation.dir() else {
+        return false;
+    };
+    match (std::fs::canonicalize(own), std::fs::canonicalize(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => own == dir,
+    }
+}
+
+/// Joins the named store `name`, or opens it with `make`. Opening (which
+/// may load a large dataset) runs outside the registry lock; when another
+/// open of the same name won the race, its engine is joined instead.
+fn acquire_store_with(
+    name: &[u8],
+    dir: Option<&Path>,
+    make: impl FnOnce() -> Result<(Arc<Engine>, OpenReport), OpenError>,
+) -> Result<(Arc<Engine>, OpenReport), OpenFail> {
+    let mismatch = || {
+        OpenFail::Other(format!(
+            "ERR the store '{}' is already open with another path (or in memory)",
+            String::from_utf8_lossy(name)
+        ))
+    };
+    let join = |stores: &mut HashMap<Vec<u8>, Store>| -> Option<Result<Arc<Engine>, OpenFail>> {
+        let entry = stores.get_mut(name)?;
+        if !same_dir(&entry.engine, dir) {
+            return Some(Err(mismatch()));
+        }
+        entry.conns += 1;
+        Some(Ok(entry.engine.clone()))
+    };
+    {
+        let mut guard = STORES.lock();
+        let stores = guard.get_or_insert_with(HashMap::new);
+        if let Some(r) = join(stores) {
+            return r.map(|e| (e, OpenReport::default()));
+        }
+    }
+    let opened = make();
+    let mut guard = STORES.lock();
+    let stores = guard.get_or_insert_with(HashMap::new);
+    if let Some(r) = join(stores) {
+        drop(guard);
+        // Lost the race (our open was refused by the directory lock, or
+        // opened something the winner did not): use the winner's engine.
+        if let Ok((ours, _)) = opened {
+            ours.close();
+        }
+        return r.map(|e| (e, OpenReport::default()));
+    }
+    let (engine, report) = opened.map_err(OpenFail::Open)?;
+    stores.insert(
+        name.to_vec(),
+        Store {
+            engine: engine.clone(),
+            conns: 1,
+        },
+    );
+    Ok((engine, report))
 }

@@ -20,6 +20,10 @@
 //! | `set(conn, key, value)` | normal | `:ok` for `OK`, else as `command(conn, ["SET", key, value])` |
 //! | `pipeline(conn, cmds)` | normal | reply list, or a marker |
 //! | `pipeline_dirty(conn, cmds)` | dirty CPU | reply list |
+//! | `command_dirty_io(conn, argv)` | dirty IO | reply |
+//! | `pipeline_dirty_io(conn, cmds)` | dirty IO | reply list |
+//! | `open_with(owner, store, db, path, appendfsync, repair, {min, pct}, config)` | dirty IO | `{:ok, conn_ref, warnings}` / `{:error, reason}` |
+//! | `close_dirty(conn)` | dirty IO | `:ok` |
 //! | `fast_forward(conn, ms)` | normal | `:ok` |
 //! | `store_conns(name)` | normal | number of conns on a named store |
 //! | `unblock(waiter)` | normal | gives up a blocked call (see [`blocking`]) |
@@ -32,7 +36,9 @@
 //! process that issued it; `waiter` is the handle for `unblock`, see
 //! [`blocking`]). A pipeline returns `{:ok, replies}`, or
 //! `{:blocked_pipeline, replies}` when an element is `{:blocked, token, waiter}`. Markers the
-//! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:convert`
+//! Elixir side handles: `:dirty` (re-run with the `_dirty` NIF), `:dirty_io`
+//! (re-run with the `_dirty_io` NIF: a write on an engine with
+//! `appendfsync always`, which fsyncs before it replies), `:convert`
 //! (an argument is not a binary: convert and retry), `:noconn` (no embedded
 //! conn by that pid or name).
 //!
@@ -60,6 +66,7 @@ pub mod conn;
 pub mod encode;
 mod listener;
 pub mod nifs;
+pub mod open;
 pub mod sched;
 pub mod sink;
 

@@ -20,6 +20,9 @@ use std::sync::{Arc, OnceLock};
 rustler::atoms! {
     /// Marker: re-run on a dirty scheduler.
     dirty,
+    /// Marker: re-run on a dirty IO scheduler (a write on an engine that
+    /// fsyncs every write).
+    dirty_io,
     /// Marker: an argument is not a binary.
     convert,
     /// Marker: no embedded conn by that pid or name.
@@ -355,6 +358,9 @@ fn command_normal<'a>(env: Env<'a>, conn: &Arc<Conn>, argv: Term<'a>) -> Term<'a
     if conn.is_closed() {
         return closed().encode(env);
     }
+    if conn.io_writes && argv.class().write {
+        return dirty_io().encode(env);
+    }
     if !argv.normal_ok() {
         return dirty().encode(env);
     }
@@ -423,6 +429,11 @@ fn run_resolved<'a>(
     if conn.is_closed() {
         return Err(closed().encode(env));
     }
+    // The dirty IO rule: on an `appendfsync always` engine a write fsyncs
+    // under the lock, so it must not run on a normal scheduler.
+    if conn.io_writes && spec.flags.contains(ferrite_store::command::Flags::WRITE) {
+        return Err(dirty_io().encode(env));
+    }
     if args.iter().map(|a| a.len()).sum::<usize>() > MAX_NORMAL_BYTES {
         return Err(dirty().encode(env));
     }
@@ -489,6 +500,17 @@ fn is_exec(argv: &Argv<'_>) -> bool {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    command_blocking(env, conn, argv)
+}
+
+/// `command_dirty` on a dirty IO scheduler: writes that fsync.
+#[rustler::nif(schedule = "DirtyIo")]
+fn command_dirty_io<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
+    command_blocking(env, conn, argv)
+}
+
+/// Runs one command, waiting for the locks (dirty schedulers only).
+fn command_blocking<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     let Some(conn) = resolve(env, conn) else {
         return noconn().encode(env);
     };
@@ -502,7 +524,12 @@ fn command_dirty<'a>(env: Env<'a>, conn: Term<'a>, argv: Term<'a>) -> Term<'a> {
     }
     let _guard = CallerEnv::enter(env);
     let mut sess = conn.session.lock();
-    let mut st = conn.engine.lock();
+    // Not a plain lock(): while a Lua script runs past the busy limit this
+    // answers BUSY (or serves SCRIPT KILL) instead of waiting.
+    let mut st = match conn.engine.lock_for_command(argv.as_slice()) {
+        Ok(st) => st,
+        Err(reply) => return encode_outcome(env, &Outcome::Reply(reply)),
+    };
     let out = run_locked(env, &conn, &mut st, &mut sess, argv);
     drop(st);
     drop(sess);
@@ -541,6 +568,9 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     if conn.is_closed() {
         return closed().encode(env);
     }
+    if conn.io_writes && cmds.iter().any(|a| a.class().write) {
+        return dirty_io().encode(env);
+    }
     let bytes: usize = cmds.iter().map(|a| a.bytes).sum();
     if cmds.len() > MAX_NORMAL_PIPELINE
         || bytes > MAX_NORMAL_BYTES
@@ -573,6 +603,18 @@ fn pipeline<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn pipeline_dirty<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    pipeline_blocking(env, conn, cmds)
+}
+
+/// `pipeline_dirty` on a dirty IO scheduler: pipelines with writes that
+/// fsync.
+#[rustler::nif(schedule = "DirtyIo")]
+fn pipeline_dirty_io<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
+    pipeline_blocking(env, conn, cmds)
+}
+
+/// Runs a pipeline, waiting for the locks (dirty schedulers only).
+fn pipeline_blocking<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> {
     let Some(conn) = resolve(env, conn) else {
         return noconn().encode(env);
     };
@@ -588,9 +630,10 @@ fn pipeline_dirty<'a>(env: Env<'a>, conn: Term<'a>, cmds: Term<'a>) -> Term<'a> 
     // clients in between its commands, as Redis does.
     let outs: Vec<Outcome> = cmds
         .iter()
-        .map(|a| {
-            let mut st = conn.engine.lock();
-            run_locked(env, &conn, &mut st, &mut sess, a)
+        .map(|a| match conn.engine.lock_for_command(a.as_slice()) {
+            Ok(mut st) => run_locked(env, &conn, &mut st, &mut sess, a),
+            // A Lua script is past the busy limit: BUSY, without waiting.
+            Err(reply) => Outcome::Reply(reply),
         })
         .collect();
     drop(sess);
@@ -612,4 +655,15 @@ fn fast_forward<'a>(env: Env<'a>, conn: Term<'a>, ms: i64) -> Term<'a> {
 #[rustler::nif]
 fn store_conns(name: rustler::Binary) -> usize {
     conn::store_conns(name.as_slice())
+}
+
+/// `close` on a dirty IO scheduler: closing a durable engine waits for a
+/// running rewrite and fsyncs the log.
+#[rustler::nif(schedule = "DirtyIo")]
+fn close_dirty<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
+    let _guard = CallerEnv::enter(env);
+    if let Some(c) = resolve(env, conn) {
+        c.close();
+    }
+    encode::ok().encode(env)
 }

@@ -5,6 +5,11 @@
 //! cheap ([`is_cheap`]) and its input is small ([`MAX_NORMAL_BYTES`],
 //! [`MAX_NORMAL_PIPELINE`]); the NIF then also only *tries* the session and
 //! engine locks. Everything else runs on a dirty CPU scheduler.
+//!
+//! One exception: on an engine with `appendfsync always`, a write command
+//! calls `fdatasync` before it returns, so every call holding a WRITE
+//! command ([`Class::write`]) runs on a dirty IO scheduler instead, whatever
+//! its size.
 
 use ferrite_store::command::{CommandSpec, Flags};
 
@@ -42,6 +47,10 @@ pub fn is_cheap(spec: &CommandSpec) -> bool {
     spec.flags.contains(Flags::FAST) || BOUNDED.contains(&spec.name)
 }
 
+/// Commands not flagged WRITE that run writes (and so fsync under
+/// `appendfsync always`).
+pub const RUNS_WRITES: &[&str] = &["exec", "eval", "evalsha", "fcall"];
+
 /// Commands that subscribe the caller to push messages.
 pub const SUBSCRIBE: &[&str] = &["subscribe", "psubscribe", "ssubscribe"];
 
@@ -59,6 +68,9 @@ pub struct Class {
     pub cheap: bool,
     /// Points the conn's sink at the caller (see [`targets_caller`]).
     pub targets_caller: bool,
+    /// Flagged WRITE: on an engine that fsyncs every write
+    /// (`appendfsync always`) it runs on a dirty IO scheduler.
+    pub write: bool,
     /// The command's table entry (`None`: unknown), so that the engine
     /// need not look the name up again (`Engine::execute_spec_locked`).
     pub spec: Option<&'static CommandSpec>,
@@ -68,6 +80,7 @@ pub struct Class {
 pub const UNKNOWN: Class = Class {
     cheap: true,
     targets_caller: false,
+    write: false,
     spec: None,
 };
 
@@ -116,6 +129,7 @@ fn classify_slow(name: &[u8]) -> Class {
         Some(spec) => Class {
             cheap: is_cheap(spec),
             targets_caller: targets_caller(spec),
+            write: spec.flags.contains(Flags::WRITE) || RUNS_WRITES.contains(&spec.name),
             spec: Some(spec),
         },
         None => UNKNOWN,

@@ -345,6 +345,36 @@ pub fn signal_ready(st: &mut State, db: usize, key: &[u8]) {
     st.blocking.mark_ready(db, key);
 }
 
+/// Marks ready every key of `db` that a client waits on and that now holds
+/// a list, sorted set or stream (Redis's `scanDatabaseForReadyKeys`, run
+/// by SWAPDB): the waiters are served after the command. Costs one lookup
+/// per waited-on key, however large the database.
+pub fn scan_db_for_ready_keys(st: &mut State, db: usize) {
+    if st.blocking.by_key.is_empty() {
+        return;
+    }
+    let keys: Vec<Vec<u8>> = st
+        .blocking
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == db)
+        .map(|(_, k)| k.clone())
+        .collect();
+    for key in keys {
+        let serves = st.dbs[db].find(&key).is_some_and(|p| {
+            matches!(
+                st.dbs[db].at(p).value,
+                crate::types::Value::List(_)
+                    | crate::types::Value::ZSet(_)
+                    | crate::types::Value::Stream(_)
+            )
+        });
+        if serves {
+            st.blocking.mark_ready(db, &key);
+        }
+    }
+}
+
 /// Serves waiters on the keys signalled ready during the last command, in
 /// FIFO order per key. Runs after each top-level command.
 #[inline]

@@ -249,7 +249,10 @@ pub struct Config {
     pub policy: Policy,
     /// `maxmemory-samples`.
     pub samples: usize,
-    /// `notify-keyspace-events`, normalized as Redis prints it (`AKE`, `xE`).
+    /// `notify-keyspace-events`: the enabled classes in Redis's order
+    /// (`AKE`, `xE`, `AnKE`). With `A`, an `n` is kept here (its events are
+    /// published) but CONFIG GET does not show it, as Redis 7.0 prints it
+    /// (see `notify_display`).
     pub notify: String,
     /// `hz` (1..=500).
     pub hz: u32,
@@ -333,6 +336,18 @@ fn normalize_notify(v: &str) -> Option<String> {
     Some(out)
 }
 
+/// `notify-keyspace-events` as CONFIG GET shows it: Redis 7.0's
+/// `keyspaceEventsFlagsToString` prints `A` for the `g$lshzxetd` classes
+/// and then only `K`, `E` and `m`, so an `n` set with `A` is not shown
+/// (`nmEA` reads back as `AEm`).
+fn notify_display(stored: &str) -> String {
+    if stored.starts_with('A') {
+        stored.chars().filter(|&c| c != 'n').collect()
+    } else {
+        stored.to_string()
+    }
+}
+
 impl Config {
     /// The canonical name of a parameter (lower case, aliases resolved), or
     /// `None` when unknown.
@@ -357,7 +372,7 @@ impl Config {
             "maxmemory" => self.maxmemory.to_string(),
             "maxmemory-policy" => self.policy.name().into(),
             "maxmemory-samples" => self.samples.to_string(),
-            "notify-keyspace-events" => self.notify.clone(),
+            "notify-keyspace-events" => notify_display(&self.notify),
             "hz" => self.hz.to_string(),
             _ => self.other.get(canon).cloned().unwrap_or_default(),
         })
@@ -537,6 +552,28 @@ mod tests {
         assert_eq!(normalize_notify("g$lshzxetdKE").as_deref(), Some("AKE"));
         assert_eq!(normalize_notify("q"), None);
         assert_eq!(normalize_notify("").as_deref(), Some(""));
+        // redis-server 7.0.15's CONFIG GET after CONFIG SET of each value.
+        for (set, shown) in [
+            ("nmEA", "AEm"),
+            ("KEA", "AKE"),
+            ("AKEn", "AKE"),
+            ("An", "A"),
+            ("nA", "A"),
+            ("Kn", "nK"),
+            ("gn", "gn"),
+            ("$lshzxetdgn", "A"),
+            ("g$lshzxetdK", "AK"),
+            ("xE", "xE"),
+            ("m", "m"),
+        ] {
+            let mut c = Config::default();
+            c.set("notify-keyspace-events", set).unwrap();
+            assert_eq!(c.get_str("notify-keyspace-events").unwrap(), shown, "{set}");
+        }
+        // With `A`, `n` stays enabled though not shown.
+        let mut c = Config::default();
+        c.set("notify-keyspace-events", "nmEA").unwrap();
+        assert!(c.notify_enabled('n') && c.notify_enabled('m'));
     }
 
     #[test]

@@ -33,7 +33,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const NUM_DBS: usize = 16;
 
 /// Wall clock in Unix milliseconds, with an offset that tests can move
-/// forward (`Engine::fast_forward`).
+/// forward (`Engine::fast_forward`), and for tests that need exact times a
+/// freeze (`Clock::freeze`) that stops the real part from advancing.
 ///
 /// Two readings:
 /// - [`Clock::now_ms`], exact: a system clock read (25-100 ns on a loaded
@@ -50,31 +51,45 @@ pub struct Clock {
     /// Real Unix ms (no offset) at the last exact read or refresh; only
     /// grows.
     coarse_real_ms: AtomicI64,
+    /// Real Unix µs the clock is frozen at; 0 when it runs.
+    frozen_us: AtomicI64,
 }
 
 impl Default for Clock {
     fn default() -> Self {
         Clock {
             offset_ms: AtomicI64::new(0),
-            coarse_real_ms: AtomicI64::new(real_ms()),
+            coarse_real_ms: AtomicI64::new(system_us() / 1000),
+            frozen_us: AtomicI64::new(0),
         }
     }
 }
 
 #[inline]
-fn real_ms() -> i64 {
+fn system_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
 }
 
 impl Clock {
+    /// The real part in Unix µs: the system clock, or the frozen instant.
+    #[inline]
+    fn real_us(&self) -> i64 {
+        let frozen = self.frozen_us.load(Ordering::Relaxed);
+        if frozen != 0 {
+            frozen
+        } else {
+            system_us()
+        }
+    }
+
     /// Milliseconds since the Unix epoch, including the test offset (an
     /// exact read; it also refreshes the coarse clock).
     #[inline]
     pub fn now_ms(&self) -> u64 {
-        let real = real_ms();
+        let real = self.real_us() / 1000;
         self.note_real(real);
         (real + self.offset_ms.load(Ordering::Relaxed)).max(0) as u64
     }
@@ -88,7 +103,7 @@ impl Clock {
 
     /// Brings the coarse clock up to the real time.
     pub fn refresh(&self) {
-        self.note_real(real_ms());
+        self.note_real(self.real_us() / 1000);
     }
 
     #[inline]
@@ -102,16 +117,28 @@ impl Clock {
 
     /// Microseconds since the Unix epoch, including the test offset.
     pub fn now_us(&self) -> u64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        (real + self.offset_ms.load(Ordering::Relaxed) * 1000).max(0) as u64
+        (self.real_us() + self.offset_ms.load(Ordering::Relaxed) * 1000).max(0) as u64
     }
 
     /// Moves the clock forward by `ms`.
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Stops the real part of the clock at the current instant (true) or
+    /// lets it run again (false). Only `advance` moves a frozen clock, so a
+    /// test can assert exact idle times and TTLs on a loaded machine.
+    pub fn freeze(&self, on: bool) {
+        let at = if on {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(1)
+                .max(1)
+        } else {
+            0
+        };
+        self.frozen_us.store(at, Ordering::Relaxed);
     }
 }
 
@@ -220,6 +247,9 @@ pub struct Engine {
     started: Instant,
     /// Process-unique id of this engine (for INFO `run_id` and logs).
     pub run_id: String,
+    /// State of the running Lua script, readable without the lock (BUSY,
+    /// SCRIPT KILL; see `crate::script::Busy`).
+    pub script_busy: Arc<crate::script::Busy>,
 }
 
 /// What a command handler sees: the locked state, the calling session and
@@ -276,6 +306,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             started: Instant::now(),
             run_id: run_id[run_id.len() - 40..].to_string(),
+            script_busy: Default::default(),
         });
         crate::expire::register(&engine);
         crate::blocking::register(&engine);
@@ -341,8 +372,30 @@ impl Engine {
     /// the NIF, pipelines, transactions, scripts, the listener and log
     /// replay all come through here.
     pub fn execute(&self, session: &mut Session, argv: &[&[u8]]) -> Reply {
-        let mut st = self.lock();
+        let mut st = match self.lock_for_command(argv) {
+            Ok(st) => st,
+            Err(reply) => return reply,
+        };
         self.execute_locked(&mut st, session, argv)
+    }
+
+    /// Takes the lock for running `argv`, unless a Lua script has held it
+    /// past `busy-reply-threshold`: then the command is answered without
+    /// the lock (`BUSY ...`, or SCRIPT KILL / FUNCTION KILL / FUNCTION
+    /// STATS served; see `crate::script::intercept_busy`). Waiting callers
+    /// wake up every few ms to re-check, so a caller that queued before the
+    /// limit passed gets BUSY too, as in Redis. Callers that lock on their
+    /// own (the NIF's dirty-scheduler path) should come through here.
+    pub fn lock_for_command(&self, argv: &[&[u8]]) -> Result<MutexGuard<'_, State>, Reply> {
+        const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+        loop {
+            if let Some(reply) = crate::script::intercept_busy(self, argv) {
+                return Err(reply);
+            }
+            if let Some(st) = self.state.try_lock_for(BUSY_POLL) {
+                return Ok(st);
+            }
+        }
     }
 
     /// Runs one command with the lock already held.

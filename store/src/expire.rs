@@ -64,7 +64,10 @@ fn run() {
             // The coarse clock (LRU/LFU stamps) lags by at most a period.
             e.clock.refresh();
             let (active, hz) = {
-                let st = e.lock();
+                let mut st = e.lock();
+                // Pick up a finished background rewrite (Redis's cron
+                // checks its child the same way).
+                crate::persist::poll_rewrite(&mut st);
                 (st.config.active_expire, st.config.hz.max(1))
             };
             period_ms = period_ms.min(1000 / hz as u64).max(2);

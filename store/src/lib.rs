@@ -22,6 +22,7 @@ pub mod engine;
 pub mod evict;
 pub mod expire;
 pub mod keyspace;
+pub mod longdouble;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;

@@ -570,10 +570,14 @@ pub fn exec(ctx: &mut Ctx<'_>) -> Reply {
     let was_no_block = ctx.session.no_block;
     ctx.session.no_block = true;
     let mut replies = Vec::with_capacity(queue.len());
+    // The effects go to the log as one MULTI ... EXEC unit (EXEC itself is
+    // never logged: it is not a write).
+    crate::persist::begin_group(ctx);
     for q in &queue {
         let argv: Vec<&[u8]> = q.argv.iter().map(Vec::as_slice).collect();
         replies.push(ctx.call(q.spec, &argv));
     }
+    crate::persist::end_group(ctx);
     ctx.session.no_block = was_no_block;
     discard(ctx.st, ctx.session);
     Reply::Array(replies)

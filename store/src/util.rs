@@ -117,9 +117,18 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// Formats a float for INCRBYFLOAT and HINCRBYFLOAT: the shortest text that
-/// reads back as the same double, never in exponent form (as Redis's
-/// humanized `long double` output looks for ordinary values).
+/// Formats a double as the shortest text that reads back as the same
+/// double, never in exponent form.
+///
+/// INCRBYFLOAT and HINCRBYFLOAT do not use it any more: Redis 7.0 computes
+/// them in x87 `long double` and prints `%.17Lf` trimmed, which
+/// `crate::longdouble` emulates exactly (66 of 66 cases of a table taken
+/// from redis-server 7.0.15 match, against 17 mismatches with this
+/// function). No rule on `f64` can match: `0.1 + 0.2` must give `0.3`
+/// (the double sum is `0.30000000000000004`) while `1e10 + 0.1` must give
+/// `10000000000.09999999962747097`, digits that only the 64-bit mantissa
+/// has; integers above 2^53 (`9007199254740993`) and tiny values (`1e-18`
+/// prints `0`) differ too.
 pub fn fmt_human(v: f64) -> String {
     if v == 0.0 {
         return "0".into();

@@ -397,8 +397,20 @@ fn stress_every_element_exactly_once() {
     for (v, n) in &count {
         assert_eq!(*n, 1, "{v} received {n} times");
     }
-    // Killed waiters are dropped lazily; none can be served any more.
-    assert!(blocked_clients(&e) <= WAITERS);
+    // Killed waiters are dropped lazily, when data arrives for their keys:
+    // a push to every key now reaches none of them and drops them all (every
+    // live waiter resolved its last round before its thread returned).
+    for k in KEYS {
+        let Reply::Int(before) = run(&e, &mut s, &format!("LLEN {k}")) else {
+            panic!()
+        };
+        assert_eq!(
+            run(&e, &mut s, &format!("RPUSH {k} last")),
+            Reply::Int(before + 1),
+            "a dead waiter took the element pushed to {k}"
+        );
+    }
+    assert_eq!(blocked_clients(&e), 0, "dead waiters linger");
 }
 
 /// Adds the elements of a BLPOP/BRPOP/BLMPOP reply to `got`.

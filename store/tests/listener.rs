@@ -503,3 +503,175 @@ fn client_unblock_and_hang_ups() {
     exchange(&mut admin, "RPUSH q x\r\n", ":1\r\n");
     exchange(&mut admin, "LLEN q\r\n", ":1\r\n");
 }
+
+/// Reads until `expect.len()` bytes came and compares (exact framing).
+fn expect_bytes(s: &mut TcpStream, expect: &str) {
+    let got = read_n(s, expect.len());
+    assert_eq!(String::from_utf8_lossy(&got), expect);
+}
+
+#[test]
+fn pubsub_over_the_wire_resp2() {
+    // Every expected byte string is what redis-server 7.0.15 sends.
+    let (e, _l, port) = start();
+    let mut sub = connect(port);
+    let mut publ = connect(port);
+    exchange(
+        &mut sub,
+        "SUBSCRIBE a b\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n",
+    );
+    exchange(&mut publ, "PUBLISH a hello\r\n", ":1\r\n");
+    expect_bytes(
+        &mut sub,
+        "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$5\r\nhello\r\n",
+    );
+    exchange(
+        &mut sub,
+        "PSUBSCRIBE p*\r\n",
+        "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n",
+    );
+    exchange(&mut publ, "PUBLISH pa m\r\n", ":1\r\n");
+    expect_bytes(
+        &mut sub,
+        "*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npa\r\n$1\r\nm\r\n",
+    );
+    // PING in subscribe mode.
+    exchange(&mut sub, "PING\r\n", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    exchange(&mut sub, "PING x\r\n", "*2\r\n$4\r\npong\r\n$1\r\nx\r\n");
+    exchange(
+        &mut sub,
+        "GET k\r\n",
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    );
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE\r\n",
+        "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:2\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:1\r\n",
+    );
+    exchange(
+        &mut sub,
+        "PUNSUBSCRIBE\r\n",
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n",
+    );
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\n",
+        "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n*3\r\n$12\r\npunsubscribe\r\n$-1\r\n:0\r\n",
+    );
+    // Out of subscribe mode.
+    exchange(&mut sub, "PING\r\n", "+PONG\r\n");
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE q\r\n",
+        "*3\r\n$11\r\nunsubscribe\r\n$1\r\nq\r\n:0\r\n",
+    );
+
+    // RESET leaves subscribe mode, a transaction and the watches.
+    exchange(
+        &mut sub,
+        "SUBSCRIBE a\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",
+    );
+    exchange(&mut sub, "RESET\r\n", "+RESET\r\n");
+    exchange(&mut sub, "PING\r\n", "+PONG\r\n");
+    exchange(&mut publ, "PUBLISH a hi\r\n", ":0\r\n");
+    exchange(
+        &mut sub,
+        "MULTI\r\nSET k 1\r\nRESET\r\nEXEC\r\n",
+        "+OK\r\n+QUEUED\r\n+RESET\r\n-ERR EXEC without MULTI\r\n",
+    );
+    exchange(&mut sub, "WATCH k\r\nRESET\r\n", "+OK\r\n+RESET\r\n");
+    exchange(&mut publ, "SET k 2\r\n", "+OK\r\n");
+    // The watch went with RESET: this transaction runs.
+    exchange(&mut sub, "MULTI\r\nEXEC\r\n", "+OK\r\n*0\r\n");
+    assert_eq!(e.lock().watches.watched_keys(), 0);
+
+    // A client that goes away leaves no subscription behind, at once.
+    let mut gone = connect(port);
+    exchange(
+        &mut gone,
+        "SUBSCRIBE gone\r\nPSUBSCRIBE gone*\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\ngone\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$5\r\ngone*\r\n:2\r\n",
+    );
+    let mut watcher = connect(port);
+    exchange(&mut watcher, "WATCH w\r\n", "+OK\r\n");
+    drop(gone);
+    drop(watcher);
+    wait_for(&e, |st| {
+        st.pubsub.subscribers() == 0 && st.watches.watched_keys() == 0
+    });
+    assert_eq!(e.lock().pubsub.pattern_count(), 0);
+    exchange(
+        &mut publ,
+        "PUBSUB NUMSUB gone\r\nPUBSUB NUMPAT\r\n",
+        "*2\r\n$4\r\ngone\r\n:0\r\n:0\r\n",
+    );
+}
+
+#[test]
+fn pubsub_over_the_wire_resp3() {
+    let (_e, _l, port) = start();
+    let mut sub = connect(port);
+    let mut publ = connect(port);
+    sub.write_all(b"HELLO 3\r\n").unwrap();
+    while read_line(&mut sub) != "*0\r\n" {} // the map ends with modules
+    exchange(
+        &mut sub,
+        "SUBSCRIBE a\r\n",
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",
+    );
+    exchange(&mut publ, "PUBLISH a hi\r\n", ":1\r\n");
+    expect_bytes(&mut sub, ">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n");
+    // RESP3 has no subscribe mode: any command runs, PING is plain.
+    exchange(&mut sub, "PING\r\n", "+PONG\r\n");
+    exchange(&mut sub, "SET k v\r\n", "+OK\r\n");
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE a b\r\n",
+        ">3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n>3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n",
+    );
+    exchange(
+        &mut sub,
+        "UNSUBSCRIBE\r\n",
+        ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n",
+    );
+    exchange(
+        &mut sub,
+        "PSUBSCRIBE x*\r\n",
+        ">3\r\n$10\r\npsubscribe\r\n$2\r\nx*\r\n:1\r\n",
+    );
+    exchange(&mut sub, "RESET\r\n", "+RESET\r\n");
+    exchange(&mut publ, "PUBLISH xa hi\r\n", ":0\r\n");
+}
+
+#[test]
+fn redis_cli_subscribes() {
+    let (e, _l, port) = start();
+    let child = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "SUBSCRIBE", "news"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli is installed");
+    wait_for(&e, |st| st.pubsub.subscribers() == 1);
+    assert_eq!(cli(port, &["PUBLISH", "news", "flash"]), "1\n");
+    // redis-cli prints each push as it arrives; stop it once it had time.
+    let mut child = child;
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&text).contains("flash") {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let text = reader.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(text, "subscribe\nnews\n1\nmessage\nnews\nflash\n");
+    wait_for(&e, |st| st.pubsub.subscribers() == 0);
+}

@@ -1119,3 +1119,39 @@ fn closing_releases_the_directory_and_refuses_calls() {
     e2.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under `always`, a read that reclaims an expired key logs its DEL without
+/// an fsync of its own (the NIF runs reads on normal schedulers); the next
+/// write's fsync covers it, and a reopen agrees.
+#[test]
+fn expiry_dels_do_not_fsync_under_always() {
+    let dir = tmpdir("lazydel");
+    let e = Engine::open(&dir, opts(AppendFsync::Always)).unwrap();
+    let mut s = e.session();
+    run(&e, &mut s, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    run(&e, &mut s, &["SET", "gone", "x", "PX", "50"]);
+    run(&e, &mut s, &["SET", "kept", "y"]);
+    e.fast_forward(100);
+    let before = e.lock().propagation.fsyncs();
+    let size = e.lock().propagation.log_size();
+    assert_eq!(get(&e, &mut s, "gone"), None);
+    assert!(e.lock().propagation.log_size() > size, "the DEL is logged");
+    assert_eq!(
+        e.lock().propagation.fsyncs(),
+        before,
+        "no fsync for the DEL"
+    );
+    run(&e, &mut s, &["SET", "after", "z"]);
+    assert_eq!(e.lock().propagation.fsyncs(), before + 1);
+    e.close();
+    let text = std::fs::read_to_string(segment(&dir)).unwrap();
+    assert!(text.contains("$3\r\nDEL\r\n$4\r\ngone\r\n"));
+
+    let e = open(&dir);
+    let mut s = e.session();
+    assert_eq!(get(&e, &mut s, "gone"), None);
+    assert_eq!(get(&e, &mut s, "kept").as_deref(), Some(&b"y"[..]));
+    assert_eq!(get(&e, &mut s, "after").as_deref(), Some(&b"z"[..]));
+    e.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -66,6 +66,8 @@ fn auto_ids_follow_the_clock_and_never_go_back() {
 #[test]
 fn pending_idle_times_follow_the_clock() {
     let (e, mut s) = fresh();
+    // Exact idle times: only fast_forward may move the clock.
+    e.clock.freeze(true);
     exec(&e, &mut s, "XADD s 1-0 f v");
     exec(&e, &mut s, "XADD s 2-0 f v");
     exec(&e, &mut s, "XGROUP CREATE s g 0");

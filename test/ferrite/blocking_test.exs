@@ -7,8 +7,8 @@ defmodule Ferrite.BlockingTest do
   alias Ferrite.Embedded
   alias Ferrite.Embedded.Blocking
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{c: conn}
   end
 
@@ -91,6 +91,7 @@ defmodule Ferrite.BlockingTest do
       assert Task.await(t) == {:ok, ["OK", ["q", "late"], "1"]}
     end
 
+    @tag :engine_only
     test "blocking from a conn given by its registered name", %{c: _} do
       name = :"blocking_named_#{System.unique_integer([:positive])}"
       {:ok, _} = Ferrite.start_link(embedded: true, name: name)
@@ -131,6 +132,7 @@ defmodule Ferrite.BlockingTest do
       assert Task.await(t2) == {:ok, {"q", "second"}}
     end
 
+    @tag :engine_only
     test "waiters on their own conns of a named store", %{c: _} do
       store = "blocking-fifo-#{System.unique_integer([:positive])}"
 
@@ -158,6 +160,7 @@ defmodule Ferrite.BlockingTest do
   end
 
   describe "timeouts" do
+    @tag :engine_only
     test "the engine's deadline returns nil; a later push is kept", %{c: c} do
       t = blocked_task(c, fn -> Ferrite.blpop(c, "q", 5) end)
       :ok = Embedded.fast_forward(c, 5_000)
@@ -167,6 +170,7 @@ defmodule Ferrite.BlockingTest do
       assert Ferrite.lrange(c, "q", 0, -1) == {:ok, ["kept"]}
     end
 
+    @tag :engine_only
     test "a deadline not reached yet keeps waiting", %{c: c} do
       t = blocked_task(c, fn -> Ferrite.blmove(c, "s", "d", :left, :left, 10) end)
       :ok = Embedded.fast_forward(c, 9_000)
@@ -189,6 +193,7 @@ defmodule Ferrite.BlockingTest do
       assert Task.await(t) == {:ok, {"q", "v"}}
     end
 
+    @tag :engine_only
     test "timeout 0 waits forever", %{c: c} do
       t = blocked_task(c, fn -> Ferrite.blpop(c, "q", 0) end)
       :ok = Embedded.fast_forward(c, 1_000_000_000)
@@ -197,6 +202,7 @@ defmodule Ferrite.BlockingTest do
       assert Task.await(t) == {:ok, {"q", "finally"}}
     end
 
+    @tag :engine_only
     test "giving up: unblock removes the waiter, or finds the reply sent", %{c: c} do
       # A waiter given up before data arrives: no reply ever comes, and the
       # data stays in the list.
@@ -218,6 +224,7 @@ defmodule Ferrite.BlockingTest do
       assert Ferrite.Native.unblock(waiter) == false
     end
 
+    @tag :engine_only
     test "timeouts are read from the arguments, 0 meaning forever" do
       assert Blocking.timeout_ms(["BLPOP", "a", "b", "1.5"]) == 1500
       assert Blocking.timeout_ms(["blpop", "a", 2]) == 2000
@@ -249,6 +256,9 @@ defmodule Ferrite.BlockingTest do
       assert Task.await(next) == {:ok, {"q", "x"}}
     end
 
+    # Over a network a pop racing the killed waiter's hang-up goes to the
+    # dead socket (Redis does the same): only the engine can promise this.
+    @tag :engine_only
     test "a push right after the kill still reaches the next waiter", %{c: c} do
       for round <- 1..20 do
         victim = spawn(fn -> Ferrite.blpop(c, "q", 0) end)
@@ -264,6 +274,9 @@ defmodule Ferrite.BlockingTest do
       end
     end
 
+    # Over a network a pop racing the killed waiter's hang-up goes to the
+    # dead socket (Redis does the same): only the engine can promise this.
+    @tag :engine_only
     test "with no other waiter, the element stays in the list", %{c: c} do
       for round <- 1..20 do
         victim = spawn(fn -> Ferrite.brpop(c, "q", 0) end)
@@ -276,6 +289,9 @@ defmodule Ferrite.BlockingTest do
       end
     end
 
+    # Over a network a pop racing the killed waiter's hang-up goes to the
+    # dead socket (Redis does the same): only the engine can promise this.
+    @tag :engine_only
     test "a blmove waiter killed: the element is neither moved nor lost", %{c: c} do
       victim = spawn(fn -> Ferrite.blmove(c, "s", "d", :left, :left, 0) end)
       wait_blocked(c, 1)
@@ -285,6 +301,7 @@ defmodule Ferrite.BlockingTest do
       assert Ferrite.exists(c, ["d"]) == {:ok, 0}
     end
 
+    @tag :engine_only
     test "the conn stops while a process waits", %{c: _} do
       {:ok, conn} = Ferrite.start_link(embedded: true)
       Process.unlink(conn)
@@ -305,6 +322,7 @@ defmodule Ferrite.BlockingTest do
     # named store) race with many pushers, with short timeouts racing the
     # pushes. Every element pushed is received by exactly one waiter or
     # left in a list.
+    @tag :engine_only
     test "every element is counted exactly once", %{c: _} do
       store = "blocking-stress-#{System.unique_integer([:positive])}"
       {:ok, shared} = Ferrite.start_link(embedded: [name: store])

@@ -2,6 +2,9 @@ defmodule Ferrite.ConnTest do
   @moduledoc "Conns: opening, naming, sharing, closing, pipelines and scheduling paths."
   use ExUnit.Case, async: true
 
+  # Embedded conns themselves: not part of the API suite's remote runs.
+  @moduletag :single_run
+
   alias Ferrite.{ConnectionError, Embedded, ResponseError}
 
   defp unique_name, do: :"ferrite_test_#{System.unique_integer([:positive])}"

@@ -4,8 +4,8 @@ defmodule Ferrite.KeysTest do
 
   alias Ferrite.ResponseError
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{c: conn}
   end
 
@@ -23,6 +23,7 @@ defmodule Ferrite.KeysTest do
              err("ERR wrong number of arguments for 'del' command")
   end
 
+  @tag :engine_only
   test "EXPIRE, TTL, PERSIST with the injected clock", %{c: c} do
     assert Ferrite.ttl(c, "k") == {:ok, -2}
     assert Ferrite.expire(c, "k", 10) == {:ok, 0}

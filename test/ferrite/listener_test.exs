@@ -1,6 +1,8 @@
 defmodule Ferrite.ListenerTest do
   use ExUnit.Case, async: true
 
+  @moduletag :single_run
+
   # A RESP request over a plain socket, read back until `want` bytes came.
   defp roundtrip(port, req, want) do
     {:ok, s} = :gen_tcp.connect(~c"127.0.0.1", port, [:binary, active: false])

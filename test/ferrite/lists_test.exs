@@ -8,8 +8,8 @@ defmodule Ferrite.ListsTest do
 
   defp err(msg), do: {:error, %Ferrite.ResponseError{message: msg}}
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     :ok = Ferrite.set(conn, "str", "v")
     %{c: conn}
   end

@@ -11,8 +11,8 @@ defmodule Ferrite.SetsTest do
   defp sorted({:ok, list}) when is_list(list), do: {:ok, Enum.sort(list)}
   defp sorted(other), do: other
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     :ok = Ferrite.set(conn, "str", "v")
     %{c: conn}
   end

@@ -3,8 +3,8 @@ defmodule Ferrite.SortedSetsTest do
 
   alias Ferrite.ResponseError
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{conn: conn}
   end
 

@@ -4,8 +4,8 @@ defmodule Ferrite.StringsTest do
 
   alias Ferrite.ResponseError
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{c: conn}
   end
 
@@ -113,6 +113,7 @@ defmodule Ferrite.StringsTest do
       assert Ferrite.get(c, "k") == {:ok, nil}
     end
 
+    @tag :engine_only
     test "expiry follows the injected clock", %{c: c} do
       assert Ferrite.set(c, "k", "v", px: 1500) == :ok
       assert Ferrite.Embedded.fast_forward(c, 1000) == :ok
@@ -181,6 +182,9 @@ defmodule Ferrite.StringsTest do
   end
 
   describe "GET / SET entry points (Ferrite.Native.get/set)" do
+    # The NIF's own entry points and engine internals: embedded only.
+    @describetag :engine_only
+
     defp info_field(c, section, field) do
       {:ok, info} = Ferrite.command(c, ["INFO", section])
 
@@ -262,6 +266,7 @@ defmodule Ferrite.StringsTest do
       assert Ferrite.get(c, "k") == {:ok, "first"}
     end
 
+    @tag :engine_only
     test "SETEX and PSETEX", %{c: c} do
       assert Ferrite.setex(c, "k", 100, "v") == :ok
       assert Ferrite.get(c, "k") == {:ok, "v"}

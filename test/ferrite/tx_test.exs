@@ -3,8 +3,8 @@ defmodule Ferrite.TxTest do
 
   alias Ferrite.Tx
 
-  setup do
-    {:ok, conn} = Ferrite.start_link(embedded: true)
+  setup context do
+    {:ok, conn} = Ferrite.TestConn.open(context)
     %{conn: conn}
   end
 
@@ -151,6 +151,7 @@ defmodule Ferrite.TxTest do
              end)
   end
 
+  @tag :engine_only
   test "watch fails when the key expires", %{conn: c} do
     :ok = Ferrite.set(c, "k", "1", px: 1000)
 

@@ -7,10 +7,11 @@
 use super::{CommandSpec, Flags};
 use crate::cmd;
 use crate::engine::{wrongtype, Ctx};
+use crate::longdouble::LongDouble;
 use crate::reply::{errors, Reply};
 use crate::types::hash::Hash;
 use crate::types::{Sso, Value};
-use crate::util::{arg_i64, eq_ic, fmt_human, parse_f64, parse_i64_strict};
+use crate::util::{arg_i64, eq_ic, parse_i64_strict};
 
 use super::strings::str_reply;
 
@@ -85,7 +86,9 @@ fn hash_for_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<usize, Reply> {
         Some(p) => Ok(p),
         None => {
             let stamp = ctx.lru_stamp();
-            Ok(ctx.db().insert_new(key, Value::Hash(Box::default()), stamp))
+            let pos = ctx.db().insert_new(key, Value::Hash(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            Ok(pos)
         }
     }
 }
@@ -275,10 +278,11 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
-    let Some(incr) = parse_f64(argv[3]) else {
+    // Redis's `long double` arithmetic and `%.17Lf` output, exactly.
+    let Some(incr) = LongDouble::parse(argv[3]) else {
         return Reply::err(errors::NOT_FLOAT);
     };
-    if incr.is_infinite() {
+    if !incr.is_finite() {
         return Reply::err("ERR value is NaN or Infinity");
     }
     let key = argv[1];
@@ -288,22 +292,30 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     };
     let h = hash_at(ctx, pos);
     let old = match h.get(argv[2]) {
-        None => 0.0,
-        Some(v) => match parse_f64(v.as_bytes()) {
+        None => LongDouble::ZERO,
+        Some(v) => match LongDouble::parse(v.as_bytes()) {
             Some(n) => n,
             None => return Reply::err("ERR hash value is not a float"),
         },
     };
-    let new = old + incr;
-    if !new.is_finite() {
+    let Some(text) = crate::longdouble::incr_text(old, incr) else {
         return Reply::err("ERR increment would produce NaN or Infinity");
-    }
-    let text = fmt_human(new);
+    };
     h.set(argv[2], Sso::new(text.as_bytes()));
     let db = ctx.db_index();
     ctx.signal_modified(db, key);
     ctx.notify('h', "hincrbyfloat", key);
     ctx.dirty(1);
+    // Logged as HSET, as Redis does (no float arithmetic on replay).
+    crate::persist::rewrite_command(
+        ctx,
+        vec![
+            b"HSET".to_vec(),
+            key.to_vec(),
+            argv[2].to_vec(),
+            text.as_bytes().to_vec(),
+        ],
+    );
     Reply::text(text)
 }
 

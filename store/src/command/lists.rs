@@ -147,7 +147,9 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End, xx: bool) -> Reply 
         Ok(None) if xx => return Reply::Int(0),
         Ok(None) => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(key, Value::List(Box::default()), stamp)
+            let pos = ctx.db().insert_new(key, Value::List(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            pos
         }
     };
     let list = list_at(ctx, pos);
@@ -530,7 +532,9 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) 
         Ok(Some(p)) => p,
         _ => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(dst, Value::List(Box::default()), stamp)
+            let pos = ctx.db().insert_new(dst, Value::List(Box::default()), stamp);
+            ctx.notify('n', "new", dst);
+            pos
         }
     };
     let dl = list_at(ctx, dpos);
@@ -610,6 +614,15 @@ fn mpop_first(
     for &key in keys {
         if let Some(pos) = find_list(ctx, key, false)? {
             let v = pop_n(ctx, pos, key, end, count);
+            // Logged as LPOP/RPOP key <popped>, as Redis 7.0 does.
+            let pop: &[u8] = match end {
+                End::Left => b"LPOP",
+                End::Right => b"RPOP",
+            };
+            crate::persist::rewrite_command(
+                ctx,
+                vec![pop.to_vec(), key.to_vec(), v.len().to_string().into_bytes()],
+            );
             return Ok(Some(Reply::Array(vec![
                 Reply::bulk(key),
                 Reply::Array(v.iter().map(str_reply).collect()),
@@ -649,6 +662,12 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], end: End) -> Reply {
             Ok(None) => {}
             Ok(Some(pos)) => {
                 let v = pop_n(ctx, pos, key, end, 1);
+                // Logged as the non-blocking pop, as Redis does.
+                let pop: &[u8] = match end {
+                    End::Left => b"LPOP",
+                    End::Right => b"RPOP",
+                };
+                crate::persist::rewrite_command(ctx, vec![pop.to_vec(), key.to_vec()]);
                 return Reply::Array(vec![Reply::bulk(key), str_reply(&v[0])]);
             }
         }
@@ -699,7 +718,25 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], from: End, to: End, timeout
     let (src, dst) = (argv[1], argv[2]);
     match find_list(ctx, src, false) {
         Err(e) => return e,
-        Ok(Some(_)) => return lmove_generic(ctx, src, dst, from, to),
+        Ok(Some(_)) => {
+            let reply = lmove_generic(ctx, src, dst, from, to);
+            if matches!(reply, Reply::Bulk(_)) {
+                // Logged as the non-blocking move, as Redis does.
+                let plain = if argv.len() == 4 {
+                    vec![b"RPOPLPUSH".to_vec(), src.to_vec(), dst.to_vec()]
+                } else {
+                    vec![
+                        b"LMOVE".to_vec(),
+                        src.to_vec(),
+                        dst.to_vec(),
+                        argv[3].to_vec(),
+                        argv[4].to_vec(),
+                    ]
+                };
+                crate::persist::rewrite_command(ctx, plain);
+            }
+            return reply;
+        }
         Ok(None) => {}
     }
     blocking::block(

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lists;
 pub mod persist;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -191,6 +192,7 @@ fn families() -> Vec<&'static [CommandSpec]> {
         zsets::COMMANDS,
         streams::COMMANDS,
         sort::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

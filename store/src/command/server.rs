@@ -3,7 +3,8 @@
 //!
 //! INFO is built from one small function per section; sections that belong
 //! to other subsystems call their hooks (`persist::info_lines`,
-//! `pubsub::info_lines`, `blocking::Registry::blocked_clients`), so those
+//! `pubsub::info_lines`, `evict::info_lines`,
+//! `blocking::Registry::blocked_clients`), so those
 //! subsystems extend INFO without touching this file.
 
 use super::{CommandSpec, Flags};
@@ -98,11 +99,18 @@ fn db_index(arg: &[u8], bad: &str) -> Result<usize, Reply> {
     Ok(n as usize)
 }
 
-fn ping(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    if argv.len() > 2 {
+        return Reply::err("ERR wrong number of arguments for 'ping' command");
+    }
+    if crate::pubsub::resp2_subscribed(ctx.session) {
+        // A RESP2 client in subscribe mode gets `["pong", message or ""]`.
+        let msg: &[u8] = argv.get(1).copied().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(msg)]);
+    }
     match argv.len() {
         1 => Reply::status("PONG"),
-        2 => Reply::bulk(argv[1]),
-        _ => Reply::err("ERR wrong number of arguments for 'ping' command"),
+        _ => Reply::bulk(argv[1]),
     }
 }
 
@@ -130,21 +138,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     if a != b {
+        // Watches first, while each database still holds its own keys (as
+        // Redis's `touchAllWatchedKeysInDb`, with its expired-key cases).
+        crate::tx::touch_swap(ctx.st, a, b, ctx.now);
         ctx.st.dbs.swap(a, b);
-        // Every key now in either database changed for its watchers, and
-        // clients blocked on a key in either may now be served.
-        for db in [a, b] {
-            let d = std::mem::take(&mut ctx.st.dbs[db]);
-            for e in d.entries() {
-                let key = e.key.as_bytes();
-                crate::tx::touch(ctx.st, a, key);
-                crate::tx::touch(ctx.st, b, key);
-                if matches!(e.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
-                    crate::blocking::signal_ready(ctx.st, db, key);
-                }
-            }
-            ctx.st.dbs[db] = d;
-        }
+        // Clients blocked on a key that now exists may be served.
+        crate::blocking::scan_db_for_ready_keys(ctx.st, a);
+        crate::blocking::scan_db_for_ready_keys(ctx.st, b);
     }
     ctx.dirty(1);
     Reply::ok()
@@ -179,6 +179,10 @@ const SECTIONS: &[(&str, bool)] = &[
 ];
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    // A background rewrite that finished shows as finished.
+    crate::persist::poll_rewrite(ctx.st);
+    // used_memory is the figure eviction compares with maxmemory.
+    crate::evict::used_memory(ctx.st, ctx.now);
     let mut wanted = [false; SECTIONS.len()];
     if argv.len() == 1 {
         for (i, (_, default)) in SECTIONS.iter().enumerate() {
@@ -228,6 +232,11 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     };
     let _ = write!(out, "# {title}\r\n");
     let now = ctx.now;
+    if name == "memory" {
+        // Refresh the sampled per-key averages eviction also uses (cheap:
+        // a bounded sample per database, never a walk over every key).
+        crate::evict::used_memory(ctx.st, now);
+    }
     let st: &State = ctx.st;
     match name {
         "server" => info_server(ctx, out),
@@ -242,16 +251,9 @@ pub fn info_section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let used = used_memory(st);
-            let _ = write!(
-                out,
-                "used_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{}\r\n\
-                 maxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
-                human_bytes(used),
-                st.config.maxmemory,
-                human_bytes(st.config.maxmemory),
-                st.config.policy.name()
-            );
+            for (k, v) in crate::evict::info_lines(st) {
+                let _ = write!(out, "{k}:{v}\r\n");
+            }
         }
         "persistence" => crate::persist::info_lines(st, out),
         "stats" => info_stats(st, out),
@@ -378,37 +380,6 @@ fn cpu_times() -> (f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
     (tick(11), tick(12))
-}
-
-/// Redis's `bytesToHuman`.
-fn human_bytes(n: u64) -> String {
-    let d = n as f64;
-    if n < 1024 {
-        format!("{n}B")
-    } else if n < 1024 * 1024 {
-        format!("{:.2}K", d / 1024.0)
-    } else if n < 1024 * 1024 * 1024 {
-        format!("{:.2}M", d / (1024.0 * 1024.0))
-    } else if n < 1024u64.pow(4) {
-        format!("{:.2}G", d / 1024f64.powi(3))
-    } else {
-        format!("{:.2}T", d / 1024f64.powi(4))
-    }
-}
-
-/// Estimated bytes held by the keyspaces: tables plus keys' and values'
-/// heap memory. O(keys): INFO is not a hot path.
-pub fn used_memory(st: &State) -> u64 {
-    st.dbs
-        .iter()
-        .map(|db| {
-            db.table_bytes()
-                + db.entries()
-                    .iter()
-                    .map(|e| e.key.heap_size() + e.value.heap_size())
-                    .sum::<usize>()
-        })
-        .sum::<usize>() as u64
 }
 
 // ---------------------------------------------------------------- CONFIG

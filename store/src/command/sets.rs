@@ -10,7 +10,7 @@ use crate::cmd;
 use crate::engine::{wrongtype, Ctx};
 use crate::reply::{errors, Reply};
 use crate::types::set::Set;
-use crate::types::Value;
+use crate::types::{Sso, Value};
 use crate::util::{eq_ic, glob_match, parse_i64_strict};
 
 use super::strings::str_reply;
@@ -241,7 +241,9 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(Some(p)) => p,
         Ok(None) => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(key, Value::Set(Box::default()), stamp)
+            let pos = ctx.db().insert_new(key, Value::Set(Box::default()), stamp);
+            ctx.notify('n', "new", key);
+            pos
         }
     };
     let s = set_at(ctx, pos);
@@ -344,6 +346,8 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             ctx.signal_modified(db, key);
             ctx.notify('g', "del", key);
             ctx.dirty(1);
+            // Logged as DEL, as Redis does: the popped members are random.
+            crate::persist::rewrite_command(ctx, vec![b"DEL".to_vec(), key.to_vec()]);
             members_reply(&s)
         }
         n => {
@@ -363,6 +367,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             ctx.notify('s', "spop", key);
             drop_if_empty(ctx, pos, key);
             ctx.dirty(n as u64);
+            log_spop(ctx, key, &out, count.is_none());
             if count.is_none() {
                 str_reply(&out[0])
             } else {
@@ -370,6 +375,24 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             }
         }
     }
+}
+
+/// Logs an SPOP by the members it took, as Redis 7.0 does: one
+/// `SREM key member` per member (a MULTI/EXEC unit when there are several),
+/// so a replay removes exactly these members whatever the random source.
+fn log_spop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[Sso], single: bool) {
+    let srem = |m: &Sso| vec![b"SREM".to_vec(), key.to_vec(), m.as_bytes().to_vec()];
+    if single {
+        crate::persist::rewrite_command(ctx, srem(&popped[0]));
+        return;
+    }
+    let db = ctx.db_index();
+    crate::persist::begin_group(ctx);
+    for m in popped {
+        crate::persist::log_command(ctx, db, &srem(m));
+    }
+    crate::persist::end_group(ctx);
+    crate::persist::prevent_propagation(ctx);
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
@@ -446,7 +469,9 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Ok(Some(p)) => p,
         _ => {
             let stamp = ctx.lru_stamp();
-            ctx.db().insert_new(dst, Value::Set(Box::default()), stamp)
+            let pos = ctx.db().insert_new(dst, Value::Set(Box::default()), stamp);
+            ctx.notify('n', "new", dst);
+            pos
         }
     };
     if set_at(ctx, dpos).insert(m) {

@@ -3,9 +3,10 @@
 use super::{CommandSpec, Flags};
 use crate::cmd;
 use crate::engine::{wrongtype, Ctx};
+use crate::longdouble::LongDouble;
 use crate::reply::{errors, Bulk, Reply};
 use crate::types::{Sso, Value};
-use crate::util::{arg_f64, arg_i64, eq_ic, fmt_human, parse_f64, parse_i64_strict};
+use crate::util::{arg_i64, eq_ic, parse_i64_strict};
 
 // Every string command is LAZY_CLOCK: its handler reads the time only
 // through `Ctx::now_ms()` (expiry arguments, `apply_expire`), and the
@@ -200,13 +201,24 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     );
     ctx.notify('$', "set", key);
     if let Expiry::At(at) = expiry {
-        apply_expire(ctx, pos, at);
+        set_expiry(ctx, pos, at);
     }
     old.unwrap_or_else(Reply::ok)
 }
 
+/// Sets an absolute expiry on the just-written entry at `pos` and fires
+/// `expire`, as Redis 7.0's SET/SETEX do. A time already past (SET ..
+/// EXAT/PXAT in the past) is stored too: the key is logically expired and
+/// goes (with the `expired` event and a logged DEL) when it is next looked
+/// up or sampled, exactly as in Redis 7.0.
+pub fn set_expiry(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
+    ctx.db().set_expire(pos, at);
+    let key = ctx.db().at(pos).key.clone();
+    ctx.notify('g', "expire", key.as_bytes());
+}
+
 /// Sets an absolute expiry on the entry at `pos`; a time already past deletes
-/// the key at once, as Redis does.
+/// the key at once, as Redis's GETEX does.
 pub fn apply_expire(ctx: &mut Ctx<'_>, pos: usize, at: u64) {
     let db = ctx.db_index();
     if at <= ctx.now_ms() {
@@ -236,7 +248,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: &str, name: &str) -> R
     };
     let pos = store(ctx, argv[1], Value::Str(Sso::new(argv[3])), false);
     ctx.notify('$', "set", argv[1]);
-    apply_expire(ctx, pos, at);
+    set_expiry(ctx, pos, at);
     Reply::ok()
 }
 
@@ -548,34 +560,45 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     // Redis checks the key's type, then the stored value, then the increment.
     if let Some(pos) = ctx.lookup_write(argv[1]) {
         match &ctx.db().at(pos).value {
-            Value::Str(s) if parse_f64(s.as_bytes()).is_none() => {
+            Value::Str(s) if LongDouble::parse(s.as_bytes()).is_none() => {
                 return Reply::err(errors::NOT_FLOAT)
             }
             Value::Str(_) => {}
             _ => return wrongtype(),
         }
     }
-    let by = match arg_f64(argv[2]) {
-        Ok(b) => b,
-        Err(e) => return e,
+    // Redis's `long double` arithmetic and `%.17Lf` output, exactly.
+    let Some(by) = LongDouble::parse(argv[2]) else {
+        return Reply::err(errors::NOT_FLOAT);
     };
     let r = modify_str(ctx, argv[1], "incrbyfloat", |v, existed| {
         let cur = if !existed {
-            0.0
+            LongDouble::ZERO
         } else {
-            parse_f64(v).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
+            LongDouble::parse(v).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
         };
-        let next = cur + by;
-        if !next.is_finite() {
+        let Some(text) = crate::longdouble::incr_text(cur, by) else {
             return Err(Reply::err("ERR increment would produce NaN or Infinity"));
-        }
-        let text = fmt_human(next);
+        };
         v.clear();
         v.extend_from_slice(text.as_bytes());
         Ok(text)
     });
     match r {
-        Ok(text) => Reply::text(text),
+        Ok(text) => {
+            // Logged as SET ... KEEPTTL, as Redis does, so a replay never
+            // depends on float arithmetic or formatting.
+            crate::persist::rewrite_command(
+                ctx,
+                vec![
+                    b"SET".to_vec(),
+                    argv[1].to_vec(),
+                    text.as_bytes().to_vec(),
+                    b"KEEPTTL".to_vec(),
+                ],
+            );
+            Reply::text(text)
+        }
         Err(e) => e,
     }
 }

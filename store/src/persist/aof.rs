@@ -229,6 +229,21 @@ impl LogWriter {
     /// Appends one record (commands already RESP-encoded) with its checksum
     /// annotation, and flushes it as the policy says.
     pub fn append(&mut self, content: &[u8]) -> io::Result<()> {
+        self.append_inner(content, self.policy == AppendFsync::Always)
+    }
+
+    /// Appends one record without waiting for the disk, even under
+    /// `always`: for effects that acknowledge nothing to a client and are
+    /// harmless to lose (a `DEL` of an expired key: the key's absolute
+    /// expiry is in the log already). The next fsync covers it (under
+    /// `always`, the next write's; at the latest, the close's). This keeps
+    /// fsyncs out of reads that reclaim an expired key, which may run on a
+    /// normal BEAM scheduler, and out of the active-expiry cycle.
+    pub fn append_lazy(&mut self, content: &[u8]) -> io::Result<()> {
+        self.append_inner(content, false)
+    }
+
+    fn append_inner(&mut self, content: &[u8], sync: bool) -> io::Result<()> {
         let before = self.crc;
         self.crc.update(content);
         let mut buf = std::mem::take(&mut self.scratch);
@@ -236,7 +251,9 @@ impl LogWriter {
         buf.extend_from_slice(content);
         encode_annotation(&mut buf, self.crc.finish());
         let r = (&*self.file).write_all(&buf).and_then(|_| {
-            if self.policy == AppendFsync::Always {
+            if sync {
+                // Covers earlier lazy appends too.
+                self.shared.pending.store(false, Ordering::Release);
                 self.shared.sync_now()
             } else {
                 self.shared.pending.store(true, Ordering::Release);

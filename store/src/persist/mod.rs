@@ -203,6 +203,9 @@ struct Durable {
     group: Option<Group>,
     rw: rewrite::Rewriter,
     scratch: Vec<u8>,
+    /// Set while logging a `DEL` of an expired key: written with
+    /// [`LogWriter::append_lazy`] (no fsync of its own).
+    lazy: bool,
 }
 
 impl Propagation {
@@ -247,9 +250,15 @@ impl Propagation {
 impl Engine {
     /// Opens (creating if needed) the durable database in `dir`: takes the
     /// directory lock, loads the snapshot, replays the log, and logs every
-    /// later write. See [`open`] for the recovery report.
+    /// later write. Recovery's warnings go to stderr; [`open`] returns them
+    /// instead.
     pub fn open(dir: impl AsRef<Path>, opts: PersistOptions) -> Result<Arc<Engine>, OpenError> {
-        open(dir, opts).map(|(e, _)| e)
+        open(dir, opts).map(|(e, report)| {
+            for w in &report.warnings {
+                eprintln!("ferrite: {w}");
+            }
+            e
+        })
     }
 }
 
@@ -268,7 +277,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Opens the durable database in `dir` and reports what recovery did.
+/// Opens the durable database in `dir` and reports what recovery did (the
+/// caller shows the report's warnings: the NIF logs them with Logger).
 pub fn open(
     dir: impl AsRef<Path>,
     opts: PersistOptions,
@@ -368,10 +378,8 @@ pub fn open(
             group: None,
             rw: rewrite::Rewriter::default(),
             scratch: Vec::new(),
+            lazy: false,
         }));
-    }
-    for w in &report.warnings {
-        eprintln!("ferrite: {w}");
     }
     Ok((engine, report))
 }
@@ -525,12 +533,23 @@ pub fn propagate(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) 
 }
 
 /// Logs `DEL key` in database `db` (a key removed by expiry or eviction).
+/// Written without an fsync of its own (see [`LogWriter::append_lazy`]):
+/// losing it loses nothing a client was told (an expired key is expired
+/// again by its logged absolute time; an evicted key comes back and may be
+/// evicted again).
 pub fn propagate_del(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
-    if ctx.st.propagation.durable.is_none() || ctx.st.propagation.loading {
+    let Some(d) = ctx.st.propagation.durable.as_deref_mut() else {
+        return;
+    };
+    if ctx.st.propagation.loading {
         return;
     }
+    d.lazy = true;
     let session = ctx.session.id;
     log_argv(ctx.st, session, db, &[&b"DEL"[..], key]);
+    if let Some(d) = ctx.st.propagation.durable.as_deref_mut() {
+        d.lazy = false;
+    }
 }
 
 /// Logs `argv` in database `db` now: for a write applied on behalf of
@@ -560,7 +579,8 @@ pub fn prevent_propagation(ctx: &mut Ctx<'_>) {
 
 /// Opens a group: what the session logs until the matching [`end_group`]
 /// is written as one `MULTI` ... `EXEC` record (nothing if it logs
-/// nothing). Groups nest; only the outermost pair writes.
+/// nothing; the bare command if it logs one, as Redis 7.0 does). Groups
+/// nest; only the outermost pair writes.
 pub fn begin_group(ctx: &mut Ctx<'_>) {
     let session = ctx.session.id;
     let db = ctx.session.db;
@@ -613,7 +633,6 @@ fn log_argv<A: AsRef<[u8]>>(st: &mut State, session: u64, db: usize, argv: &[A])
             if g.cmds == 0 {
                 g.start_db = db;
                 g.selected = db;
-                encode_command(&mut g.buf, &[&b"MULTI"[..]]);
             } else if g.selected != db {
                 encode_select(&mut g.buf, db);
                 g.selected = db;
@@ -632,7 +651,12 @@ fn log_argv<A: AsRef<[u8]>>(st: &mut State, session: u64, db: usize, argv: &[A])
         encode_select(&mut buf, db);
     }
     encode_command(&mut buf, argv);
-    if d.log.append(&buf).is_ok() {
+    let written = if d.lazy {
+        d.log.append_lazy(&buf)
+    } else {
+        d.log.append(&buf)
+    };
+    if written.is_ok() {
         d.log.selected = Some(db);
     }
     d.scratch = buf;
@@ -650,12 +674,20 @@ impl Durable {
         if g.cmds == 0 {
             return;
         }
-        let mut buf = Vec::with_capacity(g.buf.len() + 32);
+        // As Redis 7.0's `propagatePendingCommands`: a group of one command
+        // is written bare (a single command is atomic anyway).
+        let wrap = g.cmds > 1;
+        let mut buf = Vec::with_capacity(g.buf.len() + 48);
         if self.log.selected != Some(g.start_db) {
             encode_select(&mut buf, g.start_db);
         }
+        if wrap {
+            encode_command(&mut buf, &[&b"MULTI"[..]]);
+        }
         buf.extend_from_slice(&g.buf);
-        encode_command(&mut buf, &[&b"EXEC"[..]]);
+        if wrap {
+            encode_command(&mut buf, &[&b"EXEC"[..]]);
+        }
         if self.log.append(&buf).is_ok() {
             self.log.selected = Some(g.selected);
         }

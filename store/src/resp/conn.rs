@@ -169,9 +169,11 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> Reply {
 }
 
 /// Brings the calling session back to a fresh connection's state, as RESET
-/// does: database 0, RESP2, no name, replies on, no-evict off, and
-/// authenticated only when no password is required.
+/// does: no transaction, watches or subscriptions, database 0, RESP2, no
+/// name, replies on, no-evict off, and authenticated only when no password
+/// is required.
 pub fn reset_session(ctx: &mut Ctx<'_>) {
+    crate::tx::release_session(ctx.st, ctx.session);
     ctx.session.db = 0;
     ctx.session.resp = 2;
     ctx.session.name = None;

@@ -486,7 +486,14 @@ fn run_batch(
         let blocked = session.blocked.take();
         if blocked.is_none() && send {
             let mut o = conn.out.lock();
-            encode(&reply, session.resp, &mut o.data);
+            if is_confirmation_list(&reply) {
+                // (P)SUBSCRIBE / (P)UNSUBSCRIBE: one frame per channel.
+                for frame in crate::pubsub::confirmation_frames(argv[0], reply) {
+                    encode(&frame, session.resp, &mut o.data);
+                }
+            } else {
+                encode(&reply, session.resp, &mut o.data);
+            }
         }
         if rs.limits.auth_required {
             rs.limits.auth_required = auth_required(&st, session);
@@ -512,6 +519,12 @@ fn run_batch(
     rs.limits.auth_required = auth_required(&st, session);
     rs.limits.max_bulk = config_num(&st, "proto-max-bulk-len", 512 << 20);
     st.clients.touch(session, last_name, engine.clock.now_ms());
+}
+
+/// True for a reply shaped like the confirmation list of a (P)SUBSCRIBE or
+/// (P)UNSUBSCRIBE (an array of pushes): one cheap match for other replies.
+fn is_confirmation_list(reply: &Reply) -> bool {
+    matches!(reply, Reply::Array(items) if matches!(items.first(), Some(Reply::Push(_))))
 }
 
 /// The table name of a command, for CLIENT LIST's `cmd=`.
@@ -550,7 +563,7 @@ fn wait_served(conn: &Conn, token: u64) {
     let _ = conn.flush(o);
 }
 
-fn close_conn(shared: &Shared, conn: &Arc<Conn>, session: Session, writer: JoinHandle<()>) {
+fn close_conn(shared: &Shared, conn: &Arc<Conn>, mut session: Session, writer: JoinHandle<()>) {
     {
         let o = conn.out.lock();
         let _ = conn.flush(o);
@@ -564,6 +577,9 @@ fn close_conn(shared: &Shared, conn: &Arc<Conn>, session: Session, writer: JoinH
         if let Some(token) = st.blocking.token_of(conn.id) {
             st.blocking.remove(token);
         }
+        // Its MULTI queue, watches and subscriptions go at once (as
+        // `Engine::forget_session`, under the lock already held).
+        crate::tx::release_session(&mut st, &mut session);
     }
     drop(session);
     shared.conns.lock().remove(&conn.id);
