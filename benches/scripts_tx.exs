@@ -15,6 +15,8 @@
 # drained by a reader process; Ferrite subscribers are Ferrite.subscribe/3
 # processes with a no-op callback.
 
+Code.require_file("support/redis_server.exs", __DIR__)
+
 defmodule TxBench do
   def n, do: env_int("TX_N", 100_000)
   def runs, do: env_int("TX_RUNS", 5)
@@ -47,52 +49,9 @@ defmodule TxBench do
     loop(k - 1, fun)
   end
 
-  def start_redis do
-    {:ok, sock} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(sock)
-    :gen_tcp.close(sock)
-    pidfile = Path.join(System.tmp_dir!(), "ferrite-tx-bench-#{port}.pid")
-    File.rm(pidfile)
-
-    {_, 0} =
-      System.cmd("redis-server", [
-        "--port",
-        "#{port}",
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "yes",
-        "--pidfile",
-        pidfile
-      ])
-
-    {port, wait_pidfile(pidfile, 100), pidfile}
-  end
-
-  defp wait_pidfile(_pidfile, 0), do: raise("redis-server did not start")
-
-  defp wait_pidfile(pidfile, tries) do
-    case File.read(pidfile) do
-      {:ok, s} when s != "" -> String.trim(s)
-      _ -> Process.sleep(50) && wait_pidfile(pidfile, tries - 1)
-    end
-  end
-
-  def stop_redis({_port, pid, pidfile}) do
-    System.cmd("kill", [pid])
-    File.rm(pidfile)
-  end
-
-  def connect_eredis(port, tries \\ 50) do
-    case :eredis.start_link(~c"127.0.0.1", port) do
-      {:ok, c} -> c
-      _ when tries > 0 -> Process.sleep(50) && connect_eredis(port, tries - 1)
-    end
-  end
+  def start_redis, do: Bench.RedisServer.start("tx-bench")
+  def stop_redis(redis), do: Bench.RedisServer.stop(redis)
+  def connect_eredis(port), do: Bench.RedisServer.connect_eredis(port)
 
   # A raw RESP subscriber to redis: subscribes, then a process drains it.
   def redis_subscriber(port, channel) do
