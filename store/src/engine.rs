@@ -611,6 +611,27 @@ impl<'a> Ctx<'a> {
         Some(pos)
     }
 
+    /// Finds `key` in the selected database for a command on one value
+    /// type: `Ok(None)` when missing, WRONGTYPE when it holds another type.
+    /// `read` counts a keyspace hit or miss (`lookup_read`); otherwise it is
+    /// a write lookup.
+    pub fn find_typed(
+        &mut self,
+        key: &[u8],
+        read: bool,
+        is_type: fn(&crate::types::Value) -> bool,
+    ) -> Result<Option<usize>, Reply> {
+        let pos = if read {
+            self.lookup_read(key)
+        } else {
+            self.lookup_write(key)
+        };
+        match pos {
+            Some(pos) if !is_type(&self.db().at(pos).value) => Err(wrongtype()),
+            pos => Ok(pos),
+        }
+    }
+
     /// `lookup_write_in` on the selected database.
     #[inline]
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<usize> {

@@ -6,7 +6,7 @@
 
 use super::{CommandSpec, Flags};
 use crate::cmd;
-use crate::engine::{wrongtype, Ctx};
+use crate::engine::Ctx;
 use crate::longdouble::LongDouble;
 use crate::reply::{errors, Reply};
 use crate::types::hash::Hash;
@@ -58,18 +58,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// Finds the hash at `key`: `Ok(None)` when missing, WRONGTYPE when another
 /// type.
 fn find_hash(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<usize>, Reply> {
-    let pos = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup_write(key)
-    };
-    match pos {
-        None => Ok(None),
-        Some(pos) => match ctx.db().at(pos).value {
-            Value::Hash(_) => Ok(Some(pos)),
-            _ => Err(wrongtype()),
-        },
-    }
+    ctx.find_typed(key, read, |v| matches!(v, Value::Hash(_)))
 }
 
 /// The hash at `pos` (already checked to be a hash).

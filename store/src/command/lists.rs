@@ -8,7 +8,7 @@
 use super::{CommandSpec, Flags};
 use crate::blocking::{self, Action, Serve, TimeUnit};
 use crate::cmd;
-use crate::engine::{wrongtype, Ctx};
+use crate::engine::Ctx;
 use crate::reply::{errors, Reply};
 use crate::types::list::List;
 use crate::types::{Sso, Value};
@@ -106,18 +106,7 @@ impl End {
 /// Finds the list at `key` of the selected db for writing: `Ok(None)` when
 /// missing, WRONGTYPE when another type.
 fn find_list(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<usize>, Reply> {
-    let pos = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup_write(key)
-    };
-    match pos {
-        None => Ok(None),
-        Some(pos) => match ctx.db().at(pos).value {
-            Value::List(_) => Ok(Some(pos)),
-            _ => Err(wrongtype()),
-        },
-    }
+    ctx.find_typed(key, read, |v| matches!(v, Value::List(_)))
 }
 
 /// The list at `pos` (already checked to be a list).

@@ -190,18 +190,7 @@ pub fn empty_scan() -> Reply {
 /// Finds the set at `key`: `Ok(None)` when missing, WRONGTYPE when another
 /// type.
 fn find_set(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<usize>, Reply> {
-    let pos = if read {
-        ctx.lookup_read(key)
-    } else {
-        ctx.lookup_write(key)
-    };
-    match pos {
-        None => Ok(None),
-        Some(pos) => match ctx.db().at(pos).value {
-            Value::Set(_) => Ok(Some(pos)),
-            _ => Err(wrongtype()),
-        },
-    }
+    ctx.find_typed(key, read, |v| matches!(v, Value::Set(_)))
 }
 
 /// The set at `pos` (already checked to be a set).
