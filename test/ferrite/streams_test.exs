@@ -57,7 +57,8 @@ defmodule Ferrite.StreamsTest do
     assert Ferrite.xread(c, streams: ["s"], ids: ["$"], block: 20) == {:ok, nil}
 
     task = Task.async(fn -> Ferrite.xread(c, streams: ["s"], ids: ["$"], block: 0) end)
-    Process.sleep(50)
+    # `$` is resolved when XREAD runs: add only once the reader is blocked.
+    wait_blocked(c)
     {:ok, _} = Ferrite.xadd(c, "s", "2-0", %{n: 3})
     assert Task.await(task) == {:ok, [{"s", [{"2-0", %{"n" => "3"}}]}]}
   end
@@ -124,5 +125,15 @@ defmodule Ferrite.StreamsTest do
     assert Task.await(task) == {:ok, [{"q", [{id, %{"job" => "x"}}]}]}
 
     assert Ferrite.xreadgroup(c, "g", "w", streams: ["q"], ids: [">"], block: 30) == {:ok, nil}
+  end
+
+  defp wait_blocked(c, tries \\ 500) do
+    {:ok, info} = Ferrite.command(c, ["INFO", "clients"])
+
+    cond do
+      info =~ ~r/blocked_clients:[1-9]/ -> :ok
+      tries == 0 -> flunk("the reader never blocked")
+      true -> Process.sleep(10) && wait_blocked(c, tries - 1)
+    end
   end
 end
