@@ -71,123 +71,216 @@ fn dir_size(dir: &Path, ext: &str) -> u64 {
         .sum()
 }
 
+/// Parts to run: `FERRITE_BENCH_ONLY=throughput,open,stall,redis` (all by
+/// default).
+fn want(part: &str) -> bool {
+    match std::env::var("FERRITE_BENCH_ONLY") {
+        Ok(v) => v.split(',').any(|p| p.trim() == part),
+        Err(_) => true,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// CPU time of the calling thread so far (Linux: the first field of
+/// `/proc/thread-self/schedstat`, in ns), or zero elsewhere.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// Opens `dir` `rounds` times; returns the open times (wall, and CPU of
+/// the opening thread: the load runs on it alone), each sorted.
+fn open_times(dir: &Path, rounds: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..rounds)
+        .map(|_| {
+            let (t, c) = (Instant::now(), thread_cpu());
+            let e = Engine::open(dir, opts(AppendFsync::No)).unwrap();
+            let d = (t.elapsed(), thread_cpu() - c);
+            e.close();
+            d
+        })
+        .unzip();
+    wall.sort();
+    cpu.sort();
+    (wall, cpu)
+}
+
+/// Builds (or reuses, with `FERRITE_BENCH_DIR`) a log-only database and a
+/// snapshot-only one of `n` keys.
+fn prepared(n: usize) -> (PathBuf, PathBuf, u64, bool) {
+    let (root, keep) = match std::env::var("FERRITE_BENCH_DIR") {
+        Ok(d) => (PathBuf::from(d), true),
+        Err(_) => (tmp("open"), false),
+    };
+    let (log, snap) = (root.join("log"), root.join("snap"));
+    if !(keep && log.exists() && snap.exists()) {
+        let _ = std::fs::remove_dir_all(&root);
+        let e = Engine::open(&log, opts(AppendFsync::No)).unwrap();
+        fill(&e, n);
+        e.close();
+        let e = Engine::open(&snap, opts(AppendFsync::No)).unwrap();
+        fill(&e, n);
+        persist::save(&mut e.lock()).unwrap();
+        e.close();
+    }
+    let size = dir_size(&snap, "snap");
+    (log, snap, size, keep)
+}
+
+/// Latency summary of a writer's samples.
+struct Lat {
+    count: usize,
+    p50: Duration,
+    p999: Duration,
+    max: Duration,
+}
+
+fn lat(mut v: Vec<Duration>) -> Lat {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    Lat {
+        count: v.len(),
+        p50: at(0.5),
+        p999: at(0.999),
+        max: *v.last().unwrap(),
+    }
+}
+
+/// A writer thread: SETs in a loop until `stop`, timing each (lock wait
+/// included).
+fn writer(e: &Arc<Engine>, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<Duration>> {
+    let (e, stop) = (e.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let mut s = e.session();
+        let mut v = Vec::with_capacity(1 << 20);
+        let mut i = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            let k = format!("stall-probe:{}", i % 1000);
+            let t = Instant::now();
+            e.execute(&mut s, &[b"SET", k.as_bytes(), VALUE]);
+            v.push(t.elapsed());
+            i = i.wrapping_add(1);
+        }
+        v
+    })
+}
+
 fn main() {
     let n = keys();
     println!("# durability bench, {n} keys (10-byte names, 16-byte values)");
 
     // 1. Throughput.
-    let e = Engine::new();
-    throughput("memory", &e, n);
-    for (label, policy, ops) in [
-        ("no", AppendFsync::No, n),
-        ("everysec", AppendFsync::EverySec, n),
-        ("always", AppendFsync::Always, n.min(20_000)),
-    ] {
-        let dir = tmp(label);
-        let e = Engine::open(&dir, opts(policy)).unwrap();
-        throughput(label, &e, ops);
+    if want("throughput") {
+        let e = Engine::new();
+        throughput("memory", &e, n);
+        for (label, policy, ops) in [
+            ("no", AppendFsync::No, n),
+            ("everysec", AppendFsync::EverySec, n),
+            ("always", AppendFsync::Always, n.min(20_000)),
+        ] {
+            let dir = tmp(label);
+            let e = Engine::open(&dir, opts(policy)).unwrap();
+            throughput(label, &e, ops);
+            e.close();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    // 2. Open time, from the log alone and from a snapshot alone (median
+    // of FERRITE_BENCH_ROUNDS opens, 3 by default).
+    if want("open") {
+        let rounds = std::env::var("FERRITE_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3);
+        let (log, snap, snap_size, keep) = prepared(n);
+        for (label, dir) in [("log", &log), ("snapshot", &snap)] {
+            let (t, c) = open_times(dir, rounds);
+            println!(
+                "open from {label:<9} median {:>8.1} ms  (min {:.1}, max {:.1}; CPU median {:.1} \
+                 min {:.1}; {rounds} opens)",
+                ms(t[t.len() / 2]),
+                ms(t[0]),
+                ms(t[t.len() - 1]),
+                ms(c[c.len() / 2]),
+                ms(c[0])
+            );
+        }
+        println!(
+            "snapshot size:      {snap_size} bytes ({:.1} B/key)",
+            snap_size as f64 / n as f64
+        );
+        if !keep {
+            let _ = std::fs::remove_dir_all(log.parent().unwrap());
+        }
+    }
+
+    // 3. Write latency during a background rewrite of n keys, against the
+    // same writer with no rewrite, in the same run.
+    if want("stall") {
+        let dir = tmp("stall");
+        let e = Engine::open(&dir, opts(AppendFsync::No)).unwrap();
+        fill(&e, n);
+        let used = evict::used_memory(&mut e.lock(), e.clock.now_ms());
+        persist::save(&mut e.lock()).unwrap();
+        fill(&e, n / 10);
+        let rounds = std::env::var("FERRITE_BENCH_STALL_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        for round in 0..rounds {
+            let stop = Arc::new(AtomicBool::new(false));
+            let w = writer(&e, &stop);
+            std::thread::sleep(Duration::from_millis(100));
+            let t = Instant::now();
+            let switch = {
+                let mut st = e.lock();
+                let t = Instant::now();
+                persist::bgsave(&mut st, false).unwrap();
+                t.elapsed()
+            };
+            persist::wait_rewrite(&e);
+            let rewrite = t.elapsed();
+            stop.store(true, Ordering::Relaxed);
+            let during = lat(w.join().unwrap());
+            let hold = persist::rewrite_stats(&e.lock()).max_lock_hold;
+            let stop = Arc::new(AtomicBool::new(false));
+            let w = writer(&e, &stop);
+            std::thread::sleep(rewrite);
+            stop.store(true, Ordering::Relaxed);
+            let idle = lat(w.join().unwrap());
+            println!(
+                "rewrite {round}: {:.0} ms; engine lock held by the rewrite: max {:.3} ms \
+                 (BGSAVE's segment switch {:.3} ms)",
+                ms(rewrite),
+                ms(hold),
+                ms(switch)
+            );
+            for (label, l) in [("during rewrite", &during), ("no rewrite", &idle)] {
+                println!(
+                    "  SET {label:<15} {:>8} SETs  p50 {:.4} ms  p99.9 {:.3} ms  max {:.3} ms",
+                    l.count,
+                    ms(l.p50),
+                    ms(l.p999),
+                    ms(l.max)
+                );
+            }
+        }
+        println!("used_memory {used} ({} B/key)", used / n as u64);
         e.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    // 2. Open time, from a snapshot and from the log alone.
-    let dir = tmp("open");
-    let e = Engine::open(&dir, opts(AppendFsync::No)).unwrap();
-    fill(&e, n);
-    let used = evict::used_memory(&mut e.lock(), e.clock.now_ms());
-    e.close();
-    let t = Instant::now();
-    let e = Engine::open(&dir, opts(AppendFsync::No)).unwrap();
-    println!(
-        "open from log:      {:>8.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    persist::save(&mut e.lock()).unwrap();
-    e.close();
-    let snap = dir_size(&dir, "snap");
-    let t = Instant::now();
-    let e = Engine::open(&dir, opts(AppendFsync::No)).unwrap();
-    println!(
-        "open from snapshot: {:>8.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    println!(
-        "snapshot size:      {snap} bytes ({:.1} B/key); used_memory {used} ({} B/key)",
-        snap as f64 / n as f64,
-        used / n as u64
-    );
-
-    // 3. Longest write stall during a background rewrite of n keys.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let e = e.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut s = e.session();
-            let (mut worst, mut held, mut ops) = (Duration::ZERO, Duration::ZERO, 0u64);
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let mut st = e.lock();
-                let h = Instant::now();
-                e.execute_locked(&mut st, &mut s, &[b"SET", b"stall-probe", VALUE]);
-                held = held.max(h.elapsed());
-                drop(st);
-                worst = worst.max(t.elapsed());
-                ops += 1;
-            }
-            (worst, held, ops)
-        })
-    };
-    std::thread::sleep(Duration::from_millis(200));
-    let t = Instant::now();
-    // Time BGSAVE holds the lock, not the wait for it (the writer keeps
-    // taking the lock).
-    let switch = {
-        let mut st = e.lock();
-        let t = Instant::now();
-        persist::bgsave(&mut st, false).unwrap();
-        t.elapsed()
-    };
-    persist::wait_rewrite(&e);
-    let rewrite = t.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let (worst, held, ops) = writer.join().unwrap();
-    println!(
-        "rewrite of {n} keys: {:.1} ms; BGSAVE holds the lock {:.3} ms (segment switch); \
-         longest SET during the rewrite: {:.3} ms, of which under the lock {:.3} ms ({ops} SETs)",
-        rewrite.as_secs_f64() * 1e3,
-        switch.as_secs_f64() * 1e3,
-        worst.as_secs_f64() * 1e3,
-        held.as_secs_f64() * 1e3
-    );
-    // The same writer with no rewrite, for the machine's own jitter.
-    let (worst, held, ops) = {
-        let mut s = e.session();
-        let (mut worst, mut held, mut ops) = (Duration::ZERO, Duration::ZERO, 0u64);
-        let t0 = Instant::now();
-        while t0.elapsed() < rewrite {
-            let t = Instant::now();
-            let mut st = e.lock();
-            let h = Instant::now();
-            e.execute_locked(&mut st, &mut s, &[b"SET", b"stall-probe", VALUE]);
-            held = held.max(h.elapsed());
-            drop(st);
-            worst = worst.max(t.elapsed());
-            ops += 1;
-        }
-        (worst, held, ops)
-    };
-    println!(
-        "baseline, no rewrite, same duration: longest SET {:.3} ms, of which under the lock \
-         {:.3} ms ({ops} SETs)",
-        worst.as_secs_f64() * 1e3,
-        held.as_secs_f64() * 1e3
-    );
-    e.close();
-    let _ = std::fs::remove_dir_all(&dir);
-
     // 4. Redis side by side: RDB size and used_memory for the same data.
-    redis_side(n);
+    if want("redis") {
+        redis_side(n);
+    }
 }
 
 fn redis_side(n: usize) {

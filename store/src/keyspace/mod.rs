@@ -132,6 +132,32 @@ impl Db {
         pos
     }
 
+    /// Makes room for `additional` more keys without growing (snapshot
+    /// and log loading pre-size the keyspace, so a large load never
+    /// rehashes the index).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.reserve(additional, |&p| {
+            hasher.hash_one(entries[p as usize].key.as_bytes())
+        });
+    }
+
+    /// Gives back what a [`Db::reserve`] over-estimated: shrinks the entry
+    /// vector and the index when they are more than twice what they hold.
+    pub fn shrink_to_fit(&mut self) {
+        let len = self.entries.len();
+        if self.entries.capacity() > 2 * len + 64 {
+            self.entries.shrink_to_fit();
+        }
+        if self.index.capacity() > 2 * len + 64 {
+            let (entries, hasher) = (&self.entries, &self.hasher);
+            self.index.shrink_to(len, |&p| {
+                hasher.hash_one(entries[p as usize].key.as_bytes())
+            });
+        }
+    }
+
     /// Removes the entry at `pos` and returns it (with its `expire_at`).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         let h = self.hash(self.entries[pos].key.as_bytes());

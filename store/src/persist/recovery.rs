@@ -14,8 +14,12 @@
 //!   segment is damaged; opening fails, naming the file and the offset,
 //!   unless `repair` asks to cut the segment back to the last good record.
 //!
-//! Replay runs each command through `Engine::execute_locked` on a replay
-//! session, with expiry suspended (the clock reads 0 while loading, as
+//! Records are applied as soon as they are verified, while parsing (a
+//! damaged segment fails the whole open or rebuild, so what was applied
+//! before the damage is thrown away, or kept by `repair`, which keeps
+//! exactly that prefix). Replay runs each command through
+//! `Engine::execute_locked` on a replay session (plain `SET`s straight
+//! into the keyspace, see [`Replayer`]), with expiry suspended (the clock reads 0 while loading, as
 //! Redis never expires keys while loading), so a replay reproduces exactly
 //! the state the commands built the first time.
 
@@ -23,21 +27,49 @@ use super::aof::{ANNOTATION, ANNOTATION_LEN};
 use super::crc::Crc32;
 use super::OpenError;
 use crate::engine::{Engine, Session, State};
+use crate::keyspace::Db;
+use crate::types::{Sso, Value};
 use crate::util::eq_ic;
 use std::path::Path;
 
-/// One record: its commands (each a list of argument ranges in the buffer).
-pub struct Record {
-    /// The commands of the record, each a list of `(start, end)` ranges.
-    pub commands: Vec<Vec<(usize, usize)>>,
+/// One verified record: its commands, each a list of argument ranges of
+/// the segment's bytes. Valid only during the [`parse_with`] callback.
+pub struct Record<'a, 's> {
+    buf: &'a [u8],
+    args: &'s [(usize, usize)],
+    /// Per command: (index of its first argument in `args`, count).
+    cmds: &'s [(usize, usize)],
     /// Offset of the record's first byte.
     pub start: usize,
 }
 
+impl<'a, 's> Record<'a, 's> {
+    /// Number of commands in the record.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// True when the record holds no command (never, for a parsed one).
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// The argument ranges of command `i`.
+    pub fn command(&self, i: usize) -> &'s [(usize, usize)] {
+        let (first, n) = self.cmds[i];
+        &self.args[first..first + n]
+    }
+
+    /// The bytes of one argument range.
+    pub fn arg(&self, r: (usize, usize)) -> &'a [u8] {
+        &self.buf[r.0..r.1]
+    }
+}
+
 /// The outcome of parsing a segment.
 pub struct Parsed {
-    /// Whole, verified records.
-    pub records: Vec<Record>,
+    /// Whole, verified records (each handed to the callback).
+    pub records: u64,
     /// Bytes of whole records (where a writer resumes).
     pub good_len: usize,
     /// The running checksum at `good_len`.
@@ -89,18 +121,30 @@ fn read_line(buf: &[u8], p: usize) -> Result<(&[u8], usize), Step> {
 }
 
 fn parse_len(line: &[u8], at: usize, max: usize) -> Result<usize, Step> {
-    if line.is_empty() || line.len() > 12 || !line.iter().all(u8::is_ascii_digit) {
+    if line.is_empty() || line.len() > 12 {
         return Err(Step::Bad(at, "bad length".into()));
     }
-    let n: usize = std::str::from_utf8(line).unwrap().parse().unwrap();
+    // At most 12 digits: no overflow.
+    let mut n = 0usize;
+    for &b in line {
+        if !b.is_ascii_digit() {
+            return Err(Step::Bad(at, "bad length".into()));
+        }
+        n = n * 10 + (b - b'0') as usize;
+    }
     if n > max {
         return Err(Step::Bad(at, "length out of range".into()));
     }
     Ok(n)
 }
 
-/// Parses one command at `p`: `*N\r\n` then N bulk strings.
-fn parse_command(buf: &[u8], p: usize) -> Result<(Vec<(usize, usize)>, usize), Step> {
+/// Parses one command at `p`: `*N\r\n` then N bulk strings, whose ranges
+/// are appended to `args`; returns the argument count and the next offset.
+fn parse_command(
+    buf: &[u8],
+    p: usize,
+    args: &mut Vec<(usize, usize)>,
+) -> Result<(usize, usize), Step> {
     let (line, mut q) = read_line(buf, p)?;
     if line.first() != Some(&b'*') {
         return Err(Step::Bad(p, "expected '*'".into()));
@@ -109,7 +153,6 @@ fn parse_command(buf: &[u8], p: usize) -> Result<(Vec<(usize, usize)>, usize), S
     if n == 0 {
         return Err(Step::Bad(p, "empty command".into()));
     }
-    let mut args = Vec::with_capacity(n);
     for _ in 0..n {
         if q >= buf.len() {
             return Err(Step::More);
@@ -129,7 +172,22 @@ fn parse_command(buf: &[u8], p: usize) -> Result<(Vec<(usize, usize)>, usize), S
         args.push((r, end));
         q = end + 2;
     }
-    Ok((args, q))
+    Ok((n, q))
+}
+
+/// The value of 8 lowercase or uppercase hex digits.
+fn parse_hex8(h: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &b in h {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | d as u32;
+    }
+    Some(v)
 }
 
 /// True when `tail` holds something shaped like a whole annotation line.
@@ -142,12 +200,27 @@ fn holds_annotation(tail: &[u8]) -> bool {
     })
 }
 
-/// Parses a whole segment.
+/// Parses a whole segment, checking every record (see [`parse_with`]).
 pub fn parse(buf: &[u8]) -> Parsed {
-    let mut records = Vec::new();
+    match parse_with(buf, |_| Ok::<(), std::convert::Infallible>(())) {
+        Ok(p) => p,
+        Err(never) => match never {},
+    }
+}
+
+/// Parses a segment and hands each whole, verified record to `on_record`,
+/// in order, as soon as its checksum annotation has been checked (so no
+/// unverified byte reaches it, and nothing is kept per record). Stops at
+/// the first error `on_record` returns.
+pub fn parse_with<E>(
+    buf: &[u8],
+    mut on_record: impl FnMut(&Record<'_, '_>) -> Result<(), E>,
+) -> Result<Parsed, E> {
+    let mut records = 0u64;
     let mut crc = Crc32::new();
     let mut good = 0usize;
-    let mut pending: Vec<Vec<(usize, usize)>> = Vec::new();
+    let mut args: Vec<(usize, usize)> = Vec::new();
+    let mut cmds: Vec<(usize, usize)> = Vec::new();
     let mut p = 0usize;
     let torn_or_corrupt = |good: usize, at: usize| {
         if holds_annotation(&buf[good.saturating_sub(2)..]) {
@@ -175,38 +248,44 @@ pub fn parse(buf: &[u8]) -> Parsed {
                         message: "bad annotation".into(),
                     };
                 }
-                let want = std::str::from_utf8(&line[3..11])
-                    .ok()
-                    .and_then(|h| u32::from_str_radix(h, 16).ok());
+                let want = parse_hex8(&line[3..11]);
                 let mut next = crc;
                 next.update(&buf[good..p]);
-                if want != Some(next.finish()) || pending.is_empty() {
+                if want != Some(next.finish()) || cmds.is_empty() {
                     break End::Corrupt {
                         offset: good,
                         message: "checksum mismatch".into(),
                     };
                 }
-                records.push(Record {
-                    commands: std::mem::take(&mut pending),
+                on_record(&Record {
+                    buf,
+                    args: &args,
+                    cmds: &cmds,
                     start: good,
-                });
+                })?;
+                records += 1;
+                args.clear();
+                cmds.clear();
                 crc = next;
                 p += ANNOTATION_LEN;
                 good = p;
             }
-            b'*' => match parse_command(buf, p) {
-                Ok((args, q)) => {
-                    pending.push(args);
-                    p = q;
-                }
-                Err(Step::More) => break torn_or_corrupt(good, p),
-                Err(Step::Bad(at, message)) => {
-                    break End::Corrupt {
-                        offset: at,
-                        message,
+            b'*' => {
+                let first = args.len();
+                match parse_command(buf, p, &mut args) {
+                    Ok((n, q)) => {
+                        cmds.push((first, n));
+                        p = q;
+                    }
+                    Err(Step::More) => break torn_or_corrupt(good, p),
+                    Err(Step::Bad(at, message)) => {
+                        break End::Corrupt {
+                            offset: at,
+                            message,
+                        }
                     }
                 }
-            },
+            }
             _ => {
                 break End::Corrupt {
                     offset: p,
@@ -215,34 +294,77 @@ pub fn parse(buf: &[u8]) -> Parsed {
             }
         }
     };
-    // A torn tail must be strictly shorter than one record could be, and it
-    // must not end in annotation shape (checked above).
-    Parsed {
+    Ok(Parsed {
         records,
         good_len: good,
         crc,
         end,
-    }
+    })
 }
 
-/// Replays `records` of `buf` (one segment, file `path`) into the engine.
-/// `st` is the engine's locked state; `session` the replay session.
-pub fn replay(
-    engine: &Engine,
-    st: &mut State,
-    session: &mut Session,
-    buf: &[u8],
-    records: &[Record],
-    path: &Path,
-) -> Result<u64, OpenError> {
-    let mut applied = 0u64;
-    let mut argv: Vec<&[u8]> = Vec::new();
-    for rec in records {
+/// Applies verified records to an engine being loaded (see the module
+/// comment). Plain `SET key value` records, most of a typical log, are
+/// applied straight to the keyspace: what the SET handler would do while
+/// loading (no expiry runs, no one watches or subscribes, the LRU stamps
+/// are set after loading) without the command dispatch.
+pub struct Replayer<'e> {
+    engine: &'e Engine,
+    /// The replay session (its `db` is the log's `SELECT`ed database).
+    pub session: Session,
+    /// Commands applied so far.
+    pub applied: u64,
+}
+
+impl<'e> Replayer<'e> {
+    /// A replayer for `engine` (whose state is locked by the caller).
+    pub fn new(engine: &'e Engine) -> Replayer<'e> {
+        Replayer {
+            engine,
+            session: super::replay_session(engine),
+            applied: 0,
+        }
+    }
+
+    /// Applies one record of segment `path` (its bytes `rec` refers to).
+    pub fn apply(
+        &mut self,
+        st: &mut State,
+        rec: &Record<'_, '_>,
+        path: &Path,
+    ) -> Result<(), OpenError> {
+        let session = &mut self.session;
+        let mut argv: [&[u8]; 3] = [&[]; 3];
+        let mut long: Vec<&[u8]> = Vec::new();
         let mut in_multi = false;
-        for cmd in &rec.commands {
-            argv.clear();
-            argv.extend(cmd.iter().map(|&(s, e)| &buf[s..e]));
+        for i in 0..rec.len() {
+            let cmd = rec.command(i);
+            let offset = cmd[0].0 as u64;
+            let argv: &[&[u8]] = if cmd.len() <= 3 {
+                for (a, &r) in argv.iter_mut().zip(cmd) {
+                    *a = rec.arg(r);
+                }
+                &argv[..cmd.len()]
+            } else {
+                long.clear();
+                long.extend(cmd.iter().map(|&r| rec.arg(r)));
+                &long
+            };
             let name = argv[0];
+            if argv.len() == 3 && eq_ic(name, "set") {
+                let db = &mut st.dbs[session.db];
+                if db.is_empty() {
+                    // Pre-size from what is left of the segment: a plain
+                    // SET record takes at least ~40 bytes, 60+ with a
+                    // usual key and value. An over-estimate is given back
+                    // after loading (`Db::shrink_to_fit`).
+                    let left = rec.buf.len() - rec.start;
+                    db.reserve((left / 64).min(RESERVE_CAP));
+                }
+                set_plain(db, argv[1], argv[2]);
+                st.dirty += 1;
+                self.applied += 1;
+                continue;
+            }
             if eq_ic(name, "select") && argv.len() == 2 {
                 let db = crate::util::parse_i64_strict(argv[1])
                     .filter(|d| (0..crate::engine::NUM_DBS as i64).contains(d));
@@ -251,7 +373,7 @@ pub fn replay(
                     None => {
                         return Err(OpenError::Corrupt {
                             file: path.to_path_buf(),
-                            offset: cmd[0].0 as u64,
+                            offset,
                             message: "SELECT of an invalid database".into(),
                         })
                     }
@@ -266,17 +388,17 @@ pub fn replay(
                 in_multi = false;
                 continue;
             }
-            if let Err(reply) = engine.check(&argv) {
+            if let Err(reply) = self.engine.check(argv) {
                 return Err(OpenError::Corrupt {
                     file: path.to_path_buf(),
-                    offset: cmd[0].0 as u64,
+                    offset,
                     message: format!("cannot replay command: {reply:?}"),
                 });
             }
             // Errors (WRONGTYPE and the like) are ignored, as Redis does
             // while loading: the command failed the first time too.
-            let _ = engine.execute_locked(st, session, &argv);
-            applied += 1;
+            let _ = self.engine.execute_locked(st, session, argv);
+            self.applied += 1;
         }
         if in_multi {
             // The writer never splits a MULTI block across records.
@@ -286,6 +408,36 @@ pub fn replay(
                 message: "MULTI without EXEC".into(),
             });
         }
+        Ok(())
     }
-    Ok(applied)
+}
+
+/// The most keys a log's size makes a database reserve at once.
+const RESERVE_CAP: usize = 1 << 24;
+
+/// `SET key value` while loading: the value replaces whatever the key
+/// held, of any type, and its expiry is cleared (as the SET handler does;
+/// no expiry runs while loading, so an existing entry is live).
+fn set_plain(db: &mut Db, key: &[u8], value: &[u8]) {
+    let value = Value::Str(Sso::new(value));
+    match db.find(key) {
+        Some(pos) => {
+            db.at_mut(pos).value = value;
+            db.set_expire(pos, 0);
+        }
+        None => {
+            db.insert_new(key, value, 0);
+        }
+    }
+}
+
+/// Replays `buf` (one whole segment, file `path`) into the engine: parses
+/// and applies each record; returns how the segment ended.
+pub fn replay_segment(
+    replayer: &mut Replayer<'_>,
+    st: &mut State,
+    buf: &[u8],
+    path: &Path,
+) -> Result<Parsed, OpenError> {
+    parse_with(buf, |rec| replayer.apply(st, rec, path))
 }

@@ -38,7 +38,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What a finished rewrite produced.
 #[derive(Debug)]
@@ -95,6 +95,10 @@ pub(crate) struct Rewriter {
     pub last_secs: i64,
     /// The last failure's text.
     pub last_error: Option<String>,
+    /// How long starting the running rewrite held the engine lock.
+    pub lock_hold: Duration,
+    /// The longest engine-lock hold of the last finished rewrite.
+    pub last_lock_hold: Duration,
 }
 
 impl Default for Rewriter {
@@ -110,6 +114,8 @@ impl Default for Rewriter {
             last_ok: true,
             last_secs: -1,
             last_error: None,
+            lock_hold: Duration::ZERO,
+            last_lock_hold: Duration::ZERO,
         }
     }
 }
@@ -205,7 +211,7 @@ pub(crate) fn rebuild(
         if has_snapshot {
             snapshot::load(&files::snapshot_path(dir, base), &mut st.dbs, 0)?;
         }
-        let mut session = super::replay_session(&engine);
+        let mut replayer = recovery::Replayer::new(&engine);
         for gen in base..=last {
             let path = files::segment_path(dir, gen);
             let file = File::open(&path).map_err(|e| OpenError::io(&path, e))?;
@@ -215,7 +221,7 @@ pub(crate) fn rebuild(
             }
             // SAFETY: the segment is no longer written (writes moved on).
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| OpenError::io(&path, e))?;
-            let parsed = recovery::parse(&map);
+            let parsed = recovery::replay_segment(&mut replayer, &mut st, &map, &path)?;
             match parsed.end {
                 End::Clean => {}
                 End::Torn => {
@@ -233,7 +239,9 @@ pub(crate) fn rebuild(
                     })
                 }
             }
-            recovery::replay(&engine, &mut st, &mut session, &map, &parsed.records, &path)?;
+        }
+        for db in st.dbs.iter_mut() {
+            db.shrink_to_fit();
         }
         st.propagation.loading = false;
     }

@@ -8,16 +8,23 @@
 //!          (u16 LE length + UTF-8) | created Unix ms u64 LE | CRC-32 of
 //!          the header so far u32 LE
 //! body     MessagePack: [[db_index, [[key, expire_at_ms, value], ...]], ...]
-//!          (only non-empty databases; `value` is `types::Value` as serde
-//!          writes it, variants by name)
+//!          (only non-empty databases; `value` is a string value's bytes
+//!          as a plain `bin`, or any other `types::Value` as serde writes
+//!          it, variants by name; format 1 wrote strings that way too)
 //! trailer  body length u64 LE | CRC-32 of the body u32 LE | "FEND"
 //! ```
 //!
 //! Writing goes to `<name>.tmp`, which is fsynced, renamed into place, and
 //! the directory fsynced, so a snapshot file either is whole or does not
 //! exist. Reading maps the file (memmap2), checks both checksums, then
-//! deserializes straight into the databases without an intermediate copy.
-//! A key present twice is refused (it would break the keyspace index).
+//! deserializes straight into the databases without an intermediate copy,
+//! each database pre-sized from its entry count (the MessagePack array
+//! header), so a large load never rehashes the index. A key present twice
+//! is refused (it would break the keyspace index).
+//!
+//! Strings (the common value) are written as bare `bin`s rather than as the
+//! enum's one-entry map: a third smaller per value to decode, and the load
+//! path tells them apart from other types by the MessagePack type alone.
 
 use super::crc::{crc32, Crc32};
 use super::files::fsync_dir;
@@ -36,7 +43,10 @@ use std::path::Path;
 /// First bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"FRTSNAP\0";
 /// Current format version. Bump it when the body's shape changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this version still reads (format 1 differs only in
+/// writing string values through the enum).
+pub const OLDEST_READABLE: u32 = 1;
 const TRAILER_MAGIC: &[u8; 4] = b"FEND";
 const TRAILER_LEN: usize = 8 + 4 + 4;
 
@@ -47,7 +57,10 @@ impl Serialize for EntrySer<'_> {
         let mut t = s.serialize_tuple(3)?;
         t.serialize_element(&self.0.key)?;
         t.serialize_element(&self.0.expire_at)?;
-        t.serialize_element(&self.0.value)?;
+        match &self.0.value {
+            Value::Str(v) => t.serialize_element(v)?,
+            other => t.serialize_element(other)?,
+        }
         t.end()
     }
 }
@@ -209,7 +222,7 @@ pub fn load(path: &Path, dbs: &mut [Db], lru: u32) -> Result<SnapshotInfo, OpenE
     if head_crc != crc32(&buf[..p]) {
         return Err(corrupt(0, "header checksum mismatch".into()));
     }
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
         return Err(corrupt(
             MAGIC.len() as u64,
             format!("unsupported snapshot format version {version} (written by Ferrite {engine_version})"),
@@ -235,7 +248,14 @@ pub fn load(path: &Path, dbs: &mut [Db], lru: u32) -> Result<SnapshotInfo, OpenE
         return Err(corrupt(body_start as u64, "body checksum mismatch".into()));
     }
     let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    let keys = LoadDbs { dbs, lru }
+    // No entry takes fewer than 4 bytes: a bound on what a (checksummed
+    // but hostile) array header can make us reserve.
+    let max_entries = body.len() / 4;
+    let keys = LoadDbs {
+        dbs,
+        lru,
+        max_entries,
+    }
         .deserialize(&mut de)
         .map_err(|e| corrupt(body_start as u64, format!("undecodable snapshot body: {e}")))?;
     Ok(SnapshotInfo {
@@ -249,6 +269,7 @@ pub fn load(path: &Path, dbs: &mut [Db], lru: u32) -> Result<SnapshotInfo, OpenE
 struct LoadDbs<'a> {
     dbs: &'a mut [Db],
     lru: u32,
+    max_entries: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for LoadDbs<'_> {
@@ -268,6 +289,7 @@ impl<'de> Visitor<'de> for LoadDbs<'_> {
         while let Some(n) = seq.next_element_seed(LoadDb {
             dbs: &mut *self.dbs,
             lru: self.lru,
+            max_entries: self.max_entries,
         })? {
             total += n;
         }
@@ -278,6 +300,7 @@ impl<'de> Visitor<'de> for LoadDbs<'_> {
 struct LoadDb<'a> {
     dbs: &'a mut [Db],
     lru: u32,
+    max_entries: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for LoadDb<'_> {
@@ -303,7 +326,11 @@ impl<'de> Visitor<'de> for LoadDb<'_> {
             )));
         }
         let db = &mut self.dbs[index as usize];
-        seq.next_element_seed(LoadEntries { db, lru: self.lru })?
+        seq.next_element_seed(LoadEntries {
+            db,
+            lru: self.lru,
+            max_entries: self.max_entries,
+        })?
             .ok_or_else(|| A::Error::custom("missing entries"))
     }
 }
@@ -311,6 +338,7 @@ impl<'de> Visitor<'de> for LoadDb<'_> {
 struct LoadEntries<'a> {
     db: &'a mut Db,
     lru: u32,
+    max_entries: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for LoadEntries<'_> {
@@ -328,7 +356,10 @@ impl<'de> Visitor<'de> for LoadEntries<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         use serde::de::Error;
         let mut n = 0;
-        while let Some((key, expire_at, value)) = seq.next_element::<(Sso, u64, Value)>()? {
+        if let Some(hint) = seq.size_hint() {
+            self.db.reserve(hint.min(self.max_entries));
+        }
+        while let Some((key, expire_at, value)) = seq.next_element_seed(EntrySeed)? {
             if self.db.find(key.as_bytes()).is_some() {
                 return Err(A::Error::custom(format!("key {key:?} appears twice")));
             }
@@ -339,5 +370,62 @@ impl<'de> Visitor<'de> for LoadEntries<'_> {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+/// One `[key, expire_at, value]` entry.
+struct EntrySeed;
+
+impl<'de> DeserializeSeed<'de> for EntrySeed {
+    type Value = (Sso, u64, Value);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_tuple(3, self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed {
+    type Value = (Sso, u64, Value);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an entry: [key, expire_at, value]")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let key: Sso = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::custom("missing key"))?;
+        let expire_at: u64 = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::custom("missing expiry"))?;
+        let value = seq
+            .next_element_seed(ValueSeed)?
+            .ok_or_else(|| A::Error::custom("missing value"))?;
+        Ok((key, expire_at, value))
+    }
+}
+
+/// A value: a bare byte string is a string value; a map is any `Value`
+/// as serde's enum form (every type in format 2, strings too in format 1).
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value: a byte string, or a typed value")
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Str(Sso::new(v)))
+    }
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Str(Sso::from_vec(v)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
     }
 }
