@@ -138,6 +138,50 @@ fn parse_len(line: &[u8], at: usize, max: usize) -> Result<usize, Step> {
     Ok(n)
 }
 
+/// `<prefix><1 to 9 digits>\r\n` at `p`, all inside `buf`: the number and
+/// the offset after the line. `None` for anything else (the careful path
+/// then says what it is).
+#[inline(always)]
+fn quick_len(buf: &[u8], p: usize, prefix: u8) -> Option<(usize, usize)> {
+    let line = buf.get(p..buf.len().min(p + 12))?;
+    if *line.first()? != prefix {
+        return None;
+    }
+    let mut n = 0usize;
+    let mut i = 1;
+    while i < line.len() && line[i].is_ascii_digit() {
+        n = n * 10 + (line[i] - b'0') as usize;
+        i += 1;
+    }
+    if i == 1 || i > 10 || i + 1 >= line.len() || line[i] != b'\r' || line[i + 1] != b'\n' {
+        return None;
+    }
+    Some((n, p + i + 2))
+}
+
+/// The common case of [`parse_command`] in one tight pass: a whole,
+/// well-formed command. Whenever it returns `Some`, the careful path
+/// would have returned the same (at most 9 length digits keeps every
+/// length within the careful path's limits); on `None` the careful path
+/// runs from the start.
+#[inline(always)]
+fn quick_command(buf: &[u8], p: usize, args: &mut Vec<(usize, usize)>) -> Option<(usize, usize)> {
+    let (n, mut q) = quick_len(buf, p, b'*')?;
+    if n == 0 || n > 1 << 20 {
+        return None;
+    }
+    for _ in 0..n {
+        let (len, r) = quick_len(buf, q, b'$')?;
+        let end = r + len;
+        if end + 2 > buf.len() || buf[end] != b'\r' || buf[end + 1] != b'\n' {
+            return None;
+        }
+        args.push((r, end));
+        q = end + 2;
+    }
+    Some((n, q))
+}
+
 /// Parses one command at `p`: `*N\r\n` then N bulk strings, whose ranges
 /// are appended to `args`; returns the argument count and the next offset.
 fn parse_command(
@@ -145,6 +189,11 @@ fn parse_command(
     p: usize,
     args: &mut Vec<(usize, usize)>,
 ) -> Result<(usize, usize), Step> {
+    let mark = args.len();
+    if let Some(done) = quick_command(buf, p, args) {
+        return Ok(done);
+    }
+    args.truncate(mark);
     let (line, mut q) = read_line(buf, p)?;
     if line.first() != Some(&b'*') {
         return Err(Step::Bad(p, "expected '*'".into()));
