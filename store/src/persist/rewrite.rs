@@ -128,13 +128,22 @@ impl Rewriter {
 
     /// Starts `job` on a new thread.
     pub fn spawn(&mut self, job: Job, dirty: u64) -> std::io::Result<()> {
+        // The previous rewrite's thread finished long ago (its outcome was
+        // taken): joining it is immediate.
+        self.wait();
         let shared = self.shared.clone();
         shared.running.store(true, Ordering::Release);
         let handle = std::thread::Builder::new()
             .name("ferrite-rewrite".into())
             .spawn(move || {
+                lower_priority();
                 let t0 = Instant::now();
                 let result = run(&job);
+                // Everything the rewrite holds goes before the engine is
+                // told: the last close of the compacted segment (unlinked
+                // by the commit) frees its blocks, which can take tens of
+                // ms, and no one must wait for that under the engine lock.
+                drop(job);
                 if let Err(e) = &result {
                     eprintln!("ferrite: background rewrite failed: {e}");
                 }
@@ -156,9 +165,9 @@ impl Rewriter {
             return None;
         }
         let out = self.shared.done.lock().take()?;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        // The thread is not joined here (this runs under the engine lock):
+        // it has nothing left to do but return, and is joined by the next
+        // `spawn` or `wait`.
         self.started = None;
         self.last_secs = out.secs;
         match &out.result {
@@ -190,6 +199,29 @@ impl Drop for Rewriter {
         self.wait();
     }
 }
+
+/// Nice value of the rewrite thread: writers (and the VM's schedulers)
+/// preempt it at once when they have work, so on a small device a rewrite
+/// takes longer rather than delaying commands.
+#[cfg(target_os = "linux")]
+const REWRITE_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`REWRITE_NICE`].
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    extern "C" {
+        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+    }
+    // SAFETY: the C library's setpriority, with plain integers. On Linux
+    // the nice value is per thread: PRIO_PROCESS (0) with `who` 0 changes
+    // the calling thread only. A failure leaves the priority as it was.
+    unsafe {
+        setpriority(0, 0, REWRITE_NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 /// Moves `ms` back so that the engine's clock reads 0 while loading:
 /// nothing expires during a replay (Redis's rule while loading).

@@ -111,6 +111,33 @@ impl<W: Write> Write for Summing<W> {
     }
 }
 
+/// Bytes written between two `fdatasync`s of a snapshot being written.
+const SYNC_CHUNK: u64 = 8 << 20;
+
+/// A file written in bounded bursts: it is synced every [`SYNC_CHUNK`]
+/// bytes, so the final fsync (and the log's own fsyncs, which may wait for
+/// the same journal commit) never has a whole snapshot's dirty pages to
+/// push at once.
+struct Paced {
+    file: File,
+    since_sync: u64,
+}
+
+impl Write for Paced {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since_sync += n as u64;
+        if self.since_sync >= SYNC_CHUNK {
+            self.file.sync_data()?;
+            self.since_sync = 0;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 fn header(created_ms: u64) -> Vec<u8> {
     let version = env!("CARGO_PKG_VERSION").as_bytes();
     let mut h = Vec::with_capacity(32 + version.len());
@@ -130,7 +157,10 @@ fn header(created_ms: u64) -> Vec<u8> {
 pub fn write(path: &Path, dbs: &[&[Entry]], created_ms: u64) -> io::Result<u64> {
     let tmp = path.with_extension("snap.tmp");
     let result = (|| {
-        let file = File::create(&tmp)?;
+        let file = Paced {
+            file: File::create(&tmp)?,
+            since_sync: 0,
+        };
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let head = header(created_ms);
         w.write_all(&head)?;
@@ -144,7 +174,7 @@ pub fn write(path: &Path, dbs: &[&[Entry]], created_ms: u64) -> io::Result<u64> 
         w.write_all(&len.to_le_bytes())?;
         w.write_all(&crc.to_le_bytes())?;
         w.write_all(TRAILER_MAGIC)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let file = w.into_inner().map_err(|e| e.into_error())?.file;
         file.sync_all()?;
         Ok(head.len() as u64 + len + TRAILER_LEN as u64)
     })();
