@@ -32,10 +32,8 @@ use super::OpenError;
 use crate::engine::NUM_DBS;
 use crate::keyspace::{Db, Entry};
 use crate::types::{Sso, Value};
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Serialize, Serializer};
-use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -139,10 +137,14 @@ impl Write for Paced {
 }
 
 fn header(created_ms: u64) -> Vec<u8> {
+    header_of(FORMAT_VERSION, created_ms)
+}
+
+fn header_of(format: u32, created_ms: u64) -> Vec<u8> {
     let version = env!("CARGO_PKG_VERSION").as_bytes();
     let mut h = Vec::with_capacity(32 + version.len());
     h.extend_from_slice(MAGIC);
-    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(&format.to_le_bytes());
     h.extend_from_slice(&(version.len() as u16).to_le_bytes());
     h.extend_from_slice(version);
     h.extend_from_slice(&created_ms.to_le_bytes());
@@ -277,17 +279,8 @@ pub fn load(path: &Path, dbs: &mut [Db], lru: u32) -> Result<SnapshotInfo, OpenE
     if crc32(body) != body_crc {
         return Err(corrupt(body_start as u64, "body checksum mismatch".into()));
     }
-    let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    // No entry takes fewer than 4 bytes: a bound on what a (checksummed
-    // but hostile) array header can make us reserve.
-    let max_entries = body.len() / 4;
-    let keys = LoadDbs {
-        dbs,
-        lru,
-        max_entries,
-    }
-        .deserialize(&mut de)
-        .map_err(|e| corrupt(body_start as u64, format!("undecodable snapshot body: {e}")))?;
+    let keys = decode_body(body, dbs, lru)
+        .map_err(|m| corrupt(body_start as u64, format!("undecodable snapshot body: {m}")))?;
     Ok(SnapshotInfo {
         engine_version,
         created_ms,
@@ -296,166 +289,227 @@ pub fn load(path: &Path, dbs: &mut [Db], lru: u32) -> Result<SnapshotInfo, OpenE
     })
 }
 
-struct LoadDbs<'a> {
-    dbs: &'a mut [Db],
-    lru: u32,
-    max_entries: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for LoadDbs<'_> {
-    type Value = u64;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for LoadDbs<'_> {
-    type Value = u64;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of databases")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        let mut total = 0;
-        while let Some(n) = seq.next_element_seed(LoadDb {
-            dbs: &mut *self.dbs,
-            lru: self.lru,
-            max_entries: self.max_entries,
-        })? {
-            total += n;
+/// Reads the body straight into `dbs`: the outer MessagePack structure
+/// and string values by hand (the shapes rmp-serde writes: arrays,
+/// unsigned integers in their shortest form, `bin`s), any other value
+/// through rmp-serde. Each database is reserved from its entry count
+/// first. Returns the number of keys loaded.
+fn decode_body(body: &[u8], dbs: &mut [Db], lru: u32) -> Result<u64, String> {
+    let mut b = Body { buf: body, pos: 0 };
+    // No entry takes fewer than 4 bytes: a bound on what a (checksummed
+    // but hostile) array header can make us reserve.
+    let max_entries = body.len() / 4;
+    let mut total = 0u64;
+    for _ in 0..b.array_len()? {
+        if b.array_len()? != 2 {
+            return Err("a database is not [index, entries]".into());
         }
-        Ok(total)
-    }
-}
-
-struct LoadDb<'a> {
-    dbs: &'a mut [Db],
-    lru: u32,
-    max_entries: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for LoadDb<'_> {
-    type Value = u64;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_tuple(2, self)
-    }
-}
-
-impl<'de> Visitor<'de> for LoadDb<'_> {
-    type Value = u64;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a database: [index, entries]")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        use serde::de::Error;
-        let index: u32 = seq
-            .next_element()?
-            .ok_or_else(|| A::Error::custom("missing database index"))?;
-        if index as usize >= NUM_DBS.min(self.dbs.len()) {
-            return Err(A::Error::custom(format!(
-                "database index {index} out of range"
-            )));
+        let index = b.uint()?;
+        if index >= NUM_DBS.min(dbs.len()) as u64 {
+            return Err(format!("database index {index} out of range"));
         }
-        let db = &mut self.dbs[index as usize];
-        seq.next_element_seed(LoadEntries {
-            db,
-            lru: self.lru,
-            max_entries: self.max_entries,
-        })?
-            .ok_or_else(|| A::Error::custom("missing entries"))
-    }
-}
-
-struct LoadEntries<'a> {
-    db: &'a mut Db,
-    lru: u32,
-    max_entries: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for LoadEntries<'_> {
-    type Value = u64;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for LoadEntries<'_> {
-    type Value = u64;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of entries")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        use serde::de::Error;
-        let mut n = 0;
-        if let Some(hint) = seq.size_hint() {
-            self.db.reserve(hint.min(self.max_entries));
-        }
-        while let Some((key, expire_at, value)) = seq.next_element_seed(EntrySeed)? {
-            if self.db.find(key.as_bytes()).is_some() {
-                return Err(A::Error::custom(format!("key {key:?} appears twice")));
+        let db = &mut dbs[index as usize];
+        let n = b.array_len()?;
+        db.reserve(n.min(max_entries));
+        for _ in 0..n {
+            if b.array_len()? != 3 {
+                return Err("an entry is not [key, expire_at, value]".into());
             }
-            let pos = self.db.insert_new(key.as_bytes(), value, self.lru);
+            let key = b.bin()?.ok_or("a key is not a byte string")?;
+            let expire_at = b.uint()?;
+            let value = b.value()?;
+            if db.find(key).is_some() {
+                return Err(format!("key {:?} appears twice", Sso::new(key)));
+            }
+            let pos = db.insert_new(key, value, lru);
             if expire_at != 0 {
-                self.db.set_expire(pos, expire_at);
+                db.set_expire(pos, expire_at);
             }
-            n += 1;
+            total += 1;
         }
-        Ok(n)
+    }
+    if b.pos != body.len() {
+        return Err(format!("{} bytes after the databases", body.len() - b.pos));
+    }
+    Ok(total)
+}
+
+/// A MessagePack cursor over the snapshot body.
+struct Body<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Body<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or("the body ends inside a value")?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// An `n`-byte big-endian unsigned integer.
+    fn be(&mut self, n: usize) -> Result<u64, String> {
+        Ok(self.take(n)?.iter().fold(0u64, |v, &b| (v << 8) | b as u64))
+    }
+
+    fn array_len(&mut self) -> Result<usize, String> {
+        match self.byte()? {
+            b @ 0x90..=0x9f => Ok((b & 0x0f) as usize),
+            0xdc => Ok(self.be(2)? as usize),
+            0xdd => Ok(self.be(4)? as usize),
+            b => Err(format!("expected an array, found marker {b:#04x}")),
+        }
+    }
+
+    fn uint(&mut self) -> Result<u64, String> {
+        match self.byte()? {
+            b @ 0x00..=0x7f => Ok(b as u64),
+            0xcc => self.be(1),
+            0xcd => self.be(2),
+            0xce => self.be(4),
+            0xcf => self.be(8),
+            b => Err(format!(
+                "expected an unsigned integer, found marker {b:#04x}"
+            )),
+        }
+    }
+
+    /// A `bin` at the cursor (consumed), or `None` (nothing consumed).
+    fn bin(&mut self) -> Result<Option<&'a [u8]>, String> {
+        let n = match self.buf.get(self.pos) {
+            Some(0xc4) => 1,
+            Some(0xc5) => 2,
+            Some(0xc6) => 4,
+            _ => return Ok(None),
+        };
+        self.pos += 1;
+        let len = self.be(n)? as usize;
+        self.take(len).map(Some)
+    }
+
+    /// A value: a bare `bin` is a string (format 2); anything else is a
+    /// `types::Value` as serde writes it, decoded by rmp-serde.
+    fn value(&mut self) -> Result<Value, String> {
+        if let Some(b) = self.bin()? {
+            return Ok(Value::Str(Sso::new(b)));
+        }
+        let mut de = rmp_serde::Deserializer::new(io::Cursor::new(&self.buf[self.pos..]));
+        let v = <Value as serde::Deserialize>::deserialize(&mut de).map_err(|e| e.to_string())?;
+        self.pos += de.position() as usize;
+        Ok(v)
     }
 }
 
-/// One `[key, expire_at, value]` entry.
-struct EntrySeed;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::list::List;
 
-impl<'de> DeserializeSeed<'de> for EntrySeed {
-    type Value = (Sso, u64, Value);
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_tuple(3, self)
+    fn file_of(format: u32, body: &[u8]) -> Vec<u8> {
+        let mut f = header_of(format, 1);
+        f.extend_from_slice(body);
+        f.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        f.extend_from_slice(&crc32(body).to_le_bytes());
+        f.extend_from_slice(TRAILER_MAGIC);
+        f
     }
-}
 
-impl<'de> Visitor<'de> for EntrySeed {
-    type Value = (Sso, u64, Value);
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an entry: [key, expire_at, value]")
+    fn load_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Db>, OpenError> {
+        let dir = std::env::temp_dir().join(format!("ferrite-snap-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.snap");
+        std::fs::write(&path, bytes).unwrap();
+        let mut dbs: Vec<Db> = (0..NUM_DBS).map(|_| Db::new()).collect();
+        let r = load(&path, &mut dbs, 0).map(|_| dbs);
+        let _ = std::fs::remove_dir_all(&dir);
+        r
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        use serde::de::Error;
-        let key: Sso = seq
-            .next_element()?
-            .ok_or_else(|| A::Error::custom("missing key"))?;
-        let expire_at: u64 = seq
-            .next_element()?
-            .ok_or_else(|| A::Error::custom("missing expiry"))?;
-        let value = seq
-            .next_element_seed(ValueSeed)?
-            .ok_or_else(|| A::Error::custom("missing value"))?;
-        Ok((key, expire_at, value))
-    }
-}
 
-/// A value: a bare byte string is a string value; a map is any `Value`
-/// as serde's enum form (every type in format 2, strings too in format 1).
-struct ValueSeed;
+    fn str_of(db: &Db, key: &[u8]) -> Option<Vec<u8>> {
+        match &db.at(db.find(key)?).value {
+            Value::Str(s) => Some(s.as_bytes().to_vec()),
+            _ => None,
+        }
+    }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
+    #[test]
+    fn format_1_snapshots_still_load() {
+        // Format 1 wrote every value, strings included, as serde's enum.
+        let mut list = List::default();
+        list.items.push_back(Sso::new(b"a"));
+        let dbs = vec![
+            (
+                0u32,
+                vec![
+                    (Sso::new(b"s"), 0u64, Value::Str(Sso::new(b"v1"))),
+                    (Sso::new(b"l"), 0u64, Value::List(Box::new(list))),
+                ],
+            ),
+            (
+                3u32,
+                vec![(Sso::new(b"t"), 99u64, Value::Str(Sso::new(&[7; 40])))],
+            ),
+        ];
+        let body = rmp_serde::to_vec(&dbs).unwrap();
+        let got = load_bytes("v1", &file_of(1, &body)).unwrap();
+        assert_eq!(str_of(&got[0], b"s"), Some(b"v1".to_vec()));
+        let l = got[0].find(b"l").unwrap();
+        assert!(matches!(&got[0].at(l).value, Value::List(x) if x.len() == 1));
+        assert_eq!(str_of(&got[3], b"t"), Some(vec![7; 40]));
+        assert_eq!(got[3].at(got[3].find(b"t").unwrap()).expire_at, 99);
     }
-}
 
-impl<'de> Visitor<'de> for ValueSeed {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a value: a byte string, or a typed value")
+    #[test]
+    fn strings_are_bare_bins_and_round_trip() {
+        let mut db = Db::new();
+        db.insert_new(b"k", Value::Str(Sso::new(b"val")), 0);
+        let long = vec![b'x'; 300];
+        let p = db.insert_new(b"long", Value::Str(Sso::new(&long)), 0);
+        db.set_expire(p, 12345);
+        let views = [db.entries()];
+        let body = rmp_serde::to_vec(&DbsSer(&views)).unwrap();
+        // [[0, [[bin "k", 0, bin "val"], ...]]]: the value is a bin (0xc4).
+        assert_eq!(
+            &body[..8],
+            &[0x91, 0x92, 0x00, 0x92, 0x93, 0xc4, 0x01, b'k']
+        );
+        assert_eq!(&body[8..11], &[0x00, 0xc4, 0x03]);
+        let got = load_bytes("v2", &file_of(FORMAT_VERSION, &body)).unwrap();
+        assert_eq!(str_of(&got[0], b"k"), Some(b"val".to_vec()));
+        assert_eq!(str_of(&got[0], b"long"), Some(long));
+        assert_eq!(got[0].at(got[0].find(b"long").unwrap()).expire_at, 12345);
     }
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Str(Sso::new(v)))
-    }
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Str(Sso::from_vec(v)))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        let bad: &[&[u8]] = &[
+            &[0x91, 0x92, 0x10, 0x90],                         // db index 16
+            &[0x91, 0x92, 0x00, 0x91, 0x92, 0xc4],             // entry of 2
+            &[0x91, 0x92, 0x00, 0x91, 0x93, 0xc4, 0x05],       // key runs off
+            &[0x91, 0x92, 0x00, 0x90, 0x00],                   // trailing byte
+            &[0x91, 0x92, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff], // huge count
+            // the same key twice
+            &[
+                0x91, 0x92, 0x00, 0x92, 0x93, 0xc4, 1, b'k', 0, 0xc4, 0, 0x93, 0xc4, 1, b'k', 0,
+                0xc4, 0,
+            ],
+        ];
+        for (i, body) in bad.iter().enumerate() {
+            match load_bytes(&format!("bad{i}"), &file_of(FORMAT_VERSION, body)) {
+                Err(OpenError::Corrupt { message, .. }) => {
+                    assert!(message.contains("undecodable"), "{i}: {message}")
+                }
+                other => panic!("{i}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 }
