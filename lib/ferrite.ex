@@ -140,6 +140,7 @@ defmodule Ferrite do
 
   # Pub/sub (see Ferrite.PubSub)
   defdelegate publish(conn, channel, message), to: Ferrite.PubSub
+  defdelegate spublish(conn, channel, message), to: Ferrite.PubSub
   defdelegate subscribe(conn, channels, callback), to: Ferrite.PubSub
   defdelegate unsubscribe(sub, channels), to: Ferrite.PubSub
 

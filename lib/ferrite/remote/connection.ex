@@ -35,9 +35,9 @@ defmodule Ferrite.Remote.Connection do
   ## Pub/sub
 
   `(P)SUBSCRIBE` and `(P)UNSUBSCRIBE` return the list of confirmations
-  (`[["subscribe", "ch", 1], ...]`), as on the embedded backend. While the
-  connection has subscriptions, `message` and `pmessage` arrays are not
-  replies: they go to the process that last subscribed as
+  (`[["subscribe", "ch", 1], ...]`), as on the embedded backend; so do
+  `SSUBSCRIBE` and `SUNSUBSCRIBE`. While the connection has subscriptions,
+  `message`, `pmessage` and `smessage` arrays are not replies: they go to the process that last subscribed as
   `{:ferrite_push, ["message", channel, payload]}` (or
   `["pmessage", pattern, channel, payload]`), the message the embedded
   engine sends. Use a dedicated connection for it
@@ -61,7 +61,8 @@ defmodule Ferrite.Remote.Connection do
     waiters: %{},
     next_id: 0,
     channels: MapSet.new(),
-    patterns: MapSet.new()
+    patterns: MapSet.new(),
+    shard: MapSet.new()
   ]
 
   @typedoc "A connected socket and the module that drives it."
@@ -290,10 +291,13 @@ defmodule Ferrite.Remote.Connection do
     case String.upcase(name) do
       "SUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
       "PSUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
+      "SSUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
       "UNSUBSCRIBE" when args == [] -> {{:confirm_all, :channels}, s}
       "PUNSUBSCRIBE" when args == [] -> {{:confirm_all, :patterns}, s}
+      "SUNSUBSCRIBE" when args == [] -> {{:confirm_all, :shard}, s}
       "UNSUBSCRIBE" -> {confirm(args), s}
       "PUNSUBSCRIBE" -> {confirm(args), s}
+      "SUNSUBSCRIBE" -> {confirm(args), s}
       _ -> {:one, s}
     end
   end
@@ -333,9 +337,11 @@ defmodule Ferrite.Remote.Connection do
 
   defp push?(["message", _, _], s), do: subscribed?(s)
   defp push?(["pmessage", _, _, _], s), do: subscribed?(s)
+  defp push?(["smessage", _, _], s), do: subscribed?(s)
   defp push?(_, _), do: false
 
-  defp subscribed?(s), do: MapSet.size(s.channels) + MapSet.size(s.patterns) > 0
+  defp subscribed?(s),
+    do: MapSet.size(s.channels) + MapSet.size(s.patterns) + MapSet.size(s.shard) > 0
 
   defp take(s, v, id, :one, last), do: complete(s, id, v, last)
 
@@ -357,7 +363,14 @@ defmodule Ferrite.Remote.Connection do
   end
 
   defp confirmation?([kind, _name, count])
-       when kind in ["subscribe", "unsubscribe", "psubscribe", "punsubscribe"] and
+       when kind in [
+              "subscribe",
+              "unsubscribe",
+              "psubscribe",
+              "punsubscribe",
+              "ssubscribe",
+              "sunsubscribe"
+            ] and
               is_integer(count),
        do: true
 
@@ -367,6 +380,8 @@ defmodule Ferrite.Remote.Connection do
   defp track(s, ["unsubscribe", ch, _]), do: %{s | channels: MapSet.delete(s.channels, ch)}
   defp track(s, ["psubscribe", p, _]), do: %{s | patterns: MapSet.put(s.patterns, p)}
   defp track(s, ["punsubscribe", p, _]), do: %{s | patterns: MapSet.delete(s.patterns, p)}
+  defp track(s, ["ssubscribe", ch, _]), do: %{s | shard: MapSet.put(s.shard, ch)}
+  defp track(s, ["sunsubscribe", ch, _]), do: %{s | shard: MapSet.delete(s.shard, ch)}
 
   # The head command is answered: drop it from the queue and hand the reply
   # to its waiter (gone if it timed out; then the reply is dropped).
@@ -435,7 +450,7 @@ defmodule Ferrite.Remote.Connection do
 
   defp resubscribe(s) do
     cmds =
-      [{"SUBSCRIBE", s.channels}, {"PSUBSCRIBE", s.patterns}]
+      [{"SUBSCRIBE", s.channels}, {"PSUBSCRIBE", s.patterns}, {"SSUBSCRIBE", s.shard}]
       |> Enum.reject(fn {_, set} -> MapSet.size(set) == 0 end)
       |> Enum.map(fn {cmd, set} -> [cmd | MapSet.to_list(set)] end)
 
