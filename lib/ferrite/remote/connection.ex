@@ -30,7 +30,13 @@ defmodule Ferrite.Remote.Connection do
   and tries again after `backoff_initial` ms, doubling up to `backoff_max`,
   answering new requests with `Ferrite.ConnectionError` meanwhile. Each
   connection sends `AUTH` and `SELECT` first, and subscribes again to the
-  channels and patterns it had.
+  channels, patterns and shard channels it had.
+
+  The database selected is the one the server last confirmed: a `SELECT n`
+  sent through `Ferrite.command/2` (or a pipeline) that the server answers
+  `OK` replaces `database:` for later reconnections, and `RESET` puts it
+  back to 0, so a reconnection never silently moves the caller to another
+  database. (A `SELECT` queued inside `MULTI` is not tracked.)
 
   ## Pub/sub
 
@@ -287,6 +293,20 @@ defmodule Ferrite.Remote.Connection do
 
   # How many replies a command takes: pub/sub commands answer once per
   # channel (or, given none, once per current subscription, at least once).
+  defp expect([name, db], _caller, s) when byte_size(name) == 6 do
+    case String.upcase(name) do
+      "SELECT" -> {{:select, db}, s}
+      _ -> {:one, s}
+    end
+  end
+
+  defp expect([name], _caller, s) when byte_size(name) == 5 do
+    case String.upcase(name) do
+      "RESET" -> {:reset, s}
+      _ -> {:one, s}
+    end
+  end
+
   defp expect([name | args], caller, s) when byte_size(name) in 9..12 do
     case String.upcase(name) do
       "SUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
@@ -306,6 +326,15 @@ defmodule Ferrite.Remote.Connection do
 
   defp confirm([]), do: :one
   defp confirm(args), do: {:confirm, length(args)}
+
+  defp parse_db(db) when is_integer(db), do: {:ok, db}
+
+  defp parse_db(db) do
+    case Integer.parse(to_string(db)) do
+      {n, ""} -> {:ok, n}
+      _ -> :error
+    end
+  end
 
   # Replies.
 
@@ -344,6 +373,35 @@ defmodule Ferrite.Remote.Connection do
     do: MapSet.size(s.channels) + MapSet.size(s.patterns) + MapSet.size(s.shard) > 0
 
   defp take(s, v, id, :one, last), do: complete(s, id, v, last)
+
+  # SELECT and RESET: remember the database the server confirmed.
+  defp take(s, v, id, {:select, db}, last) do
+    s =
+      case {v, parse_db(db)} do
+        {"OK", {:ok, n}} -> %{s | opts: %{s.opts | database: n}}
+        _ -> s
+      end
+
+    complete(s, id, v, last)
+  end
+
+  defp take(s, v, id, :reset, last) do
+    s =
+      if v == "RESET" do
+        # RESET also drops every subscription of the connection.
+        %{
+          s
+          | opts: %{s.opts | database: 0},
+            channels: MapSet.new(),
+            patterns: MapSet.new(),
+            shard: MapSet.new()
+        }
+      else
+        s
+      end
+
+    complete(s, id, v, last)
+  end
 
   defp take(s, v, id, exp, last) do
     if confirmation?(v) do
