@@ -46,7 +46,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("xclaim", -6, WXF, 1, 1, 1, xclaim),
     cmd!("xautoclaim", -6, WXF, 1, 1, 1, xautoclaim),
     cmd!("xinfo", -2, R, 2, 2, 1, xinfo),
-    cmd!("xsetid", -3, W, 1, 1, 1, xsetid),
+    cmd!("xsetid", -3, WF, 1, 1, 1, xsetid),
 ];
 
 /// Invalid id argument.
