@@ -77,15 +77,15 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
         dec.argv(*next, &mut argv);
         *next += 1;
         let spec = Engine::lookup(argv[0]);
-        let reply = if limits.auth_required && spec.is_none_or(|s| !s.flags.contains(Flags::NO_AUTH))
-        {
-            Reply::err("NOAUTH Authentication required.")
-        } else {
-            match spec {
-                Some(s) => engine.execute_spec_locked(&mut st, session, s, &argv),
-                None => engine.execute_locked(&mut st, session, &argv),
-            }
-        };
+        let reply =
+            if limits.auth_required && spec.is_none_or(|s| !s.flags.contains(Flags::NO_AUTH)) {
+                Reply::err("NOAUTH Authentication required.")
+            } else {
+                match spec {
+                    Some(s) => engine.execute_spec_locked(&mut st, session, s, &argv),
+                    None => engine.execute_locked(&mut st, session, &argv),
+                }
+            };
         shared.resp3.store(session.resp == 3, Ordering::Relaxed);
         let name = spec.map_or("NULL", |s| s.name);
         last_name = name;
