@@ -143,21 +143,6 @@ impl Control for ConnShared {
     }
 }
 
-/// A reader that remembers how much the last read asked for, so a short
-/// read (the socket is drained: the next bytes will raise a new edge) can
-/// be told from a full one.
-struct Counted<'a> {
-    stream: &'a mio::net::TcpStream,
-    asked: usize,
-}
-
-impl Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.asked = buf.len();
-        (&mut &*self.stream).read(buf)
-    }
-}
-
 /// How a read went.
 pub(super) enum ReadOutcome {
     /// Bytes arrived.
@@ -232,19 +217,19 @@ impl Conn {
         }
     }
 
-    /// Reads once into the decoder.
-    pub fn read(&mut self) -> ReadOutcome {
-        let mut r = Counted {
-            stream: &self.stream,
-            asked: 0,
-        };
+    /// Reads once into the decoder, through the loop's `scratch` buffer
+    /// (the decoder's own `read_from` zeroes a fresh 16 KiB on every call,
+    /// which cost more than the read of a typical pipeline).
+    pub fn read(&mut self, scratch: &mut [u8]) -> ReadOutcome {
         loop {
-            match self.dec.read_from(&mut r) {
+            match (&mut &self.stream).read(scratch) {
                 Ok(0) => return ReadOutcome::Eof,
                 Ok(n) => {
-                    if n < r.asked {
+                    if n < scratch.len() {
+                        // Drained: the next bytes raise a new edge.
                         self.readable = false;
                     }
+                    self.dec.feed(&scratch[..n]);
                     return ReadOutcome::Data;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -37,6 +37,8 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 /// Connection tokens start here (slot index + FIRST_CONN).
 const FIRST_CONN: usize = 2;
+/// The most one read takes from a socket.
+const READ_SIZE: usize = 64 * 1024;
 
 thread_local! {
     /// The `LoopShared` (as an address) whose loop runs on this thread.
@@ -93,6 +95,7 @@ pub(super) fn spawn(
                 listener,
                 conns: Vec::new(),
                 free: Vec::new(),
+                scratch: vec![0; READ_SIZE],
             }
             .run()
         })?;
@@ -112,6 +115,9 @@ struct EventLoop {
     /// Connections by slot (token - FIRST_CONN).
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
+    /// Where reads land before the decoder copies them (one per loop:
+    /// only one connection reads at a time).
+    scratch: Vec<u8>,
 }
 
 impl EventLoop {
@@ -180,10 +186,16 @@ impl EventLoop {
     }
 
     fn drive_token(&mut self, t: usize, again: &mut Vec<usize>) {
-        let engine = self.lp.engine.clone();
-        let Some(c) = self.slot(t) else { return };
+        let engine = &self.lp.engine;
+        let Some(c) = self
+            .conns
+            .get_mut(t.wrapping_sub(FIRST_CONN))
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
         c.shared.dequeued();
-        if let Next::Close = drive(&engine, c, t, again) {
+        if let Next::Close = drive(engine, c, t, again, &mut self.scratch) {
             self.close(t);
         }
     }
@@ -322,7 +334,13 @@ impl EventLoop {
 /// Moves connection `c` (token `t`) forward as far as it can go without
 /// waiting: inbox, blocked result, queued commands, one read, output.
 /// Pushes `t` to `again` when it read a full buffer and may have more.
-fn drive(engine: &Engine, c: &mut Conn, t: usize, again: &mut Vec<usize>) -> Next {
+fn drive(
+    engine: &Engine,
+    c: &mut Conn,
+    t: usize,
+    again: &mut Vec<usize>,
+    scratch: &mut [u8],
+) -> Next {
     let mut did_read = false;
     loop {
         if c.shared.killed.load(Ordering::SeqCst) {
@@ -374,7 +392,7 @@ fn drive(engine: &Engine, c: &mut Conn, t: usize, again: &mut Vec<usize>) -> Nex
             return Next::Close;
         }
         did_read = true;
-        match c.read() {
+        match c.read(scratch) {
             ReadOutcome::Data | ReadOutcome::Drained => {}
             ReadOutcome::Eof => {
                 c.readable = false;
