@@ -827,3 +827,24 @@ fn a_subscriber_that_never_reads_is_closed_at_the_hard_limit() {
     });
     exchange(&mut publ, "PING\r\n", "+PONG\r\n");
 }
+
+#[test]
+fn a_slow_reader_past_the_high_water_mark_still_gets_everything() {
+    // More output than the listener queues before it stops running a
+    // client's commands (64 MiB): it must resume once the client reads.
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    let big = "y".repeat(1 << 20);
+    exchange(
+        &mut s,
+        &format!("*3\r\n$3\r\nSET\r\n$1\r\nb\r\n${}\r\n{big}\r\n", big.len()),
+        "+OK\r\n",
+    );
+    s.write_all("GET b\r\n".repeat(100).as_bytes()).unwrap();
+    s.write_all(b"PING\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let one = (1 << 20) + "$1048576\r\n\r\n".len();
+    let got = read_n(&mut s, 100 * one + 7);
+    assert_eq!(got.len(), 100 * one + 7);
+    assert!(got.ends_with(b"y\r\n+PONG\r\n"));
+}

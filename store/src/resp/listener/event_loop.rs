@@ -359,8 +359,18 @@ fn drive(
                 exec::touch_unblocked(engine, c);
             }
         }
-        if c.close_after || c.unsent() > OUTPUT_HIGH_WATER {
+        if c.close_after {
             break;
+        }
+        if c.unsent() > OUTPUT_HIGH_WATER {
+            // Backpressure. Invariant: we stop only after a write that
+            // would block, so a writable edge is sure to drive us again.
+            if c.flush().is_err() {
+                return Next::Close;
+            }
+            if c.unsent() > OUTPUT_HIGH_WATER {
+                break;
+            }
         }
         if c.next < c.dec.batch_len() {
             exec::run_batch(engine, c);
