@@ -108,6 +108,8 @@ enum Next {
     Close,
 }
 
+/// The loop thread's own state: the poll, the listening socket and the
+/// connections it owns (nothing here is shared).
 struct EventLoop {
     lp: Arc<LoopShared>,
     poll: Poll,
