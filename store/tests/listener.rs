@@ -536,6 +536,28 @@ fn pubsub_over_the_wire_resp2() {
         &mut sub,
         "*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npa\r\n$1\r\nm\r\n",
     );
+    // CLIENT LIST mirrors the subscriber's counts and pub/sub type.
+    publ.write_all(b"CLIENT LIST TYPE pubsub\r\n").unwrap();
+    let listed = read_bulk(&mut publ);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains(" flags=P ") && listed.contains(" sub=2 psub=1 ssub=0 multi=-1 "),
+        "{listed}"
+    );
+    let mut tx = connect(port);
+    exchange(
+        &mut tx,
+        "MULTI\r\nPING\r\nPING\r\n",
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n",
+    );
+    publ.write_all(b"CLIENT LIST TYPE normal\r\n").unwrap();
+    let listed = read_bulk(&mut publ);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.contains(" flags=x ") && listed.contains(" multi=2 "),
+        "{listed}"
+    );
+    exchange(&mut tx, "DISCARD\r\n", "+OK\r\n");
     // PING in subscribe mode.
     exchange(&mut sub, "PING\r\n", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     exchange(&mut sub, "PING x\r\n", "*2\r\n$4\r\npong\r\n$1\r\nx\r\n");
