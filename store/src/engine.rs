@@ -529,7 +529,11 @@ impl<'a> Ctx<'a> {
 
     /// Runs `spec`'s handler with stats and bookkeeping.
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
-        if spec.flags.contains(Flags::DENYOOM) {
+        // `ensure_memory` passes at once without `maxmemory` and a log
+        // write error; that common case is checked inline.
+        if spec.flags.contains(Flags::DENYOOM)
+            && (self.st.config.maxmemory != 0 || self.st.propagation.write_error().is_some())
+        {
             if let Err(r) = crate::evict::ensure_memory(self) {
                 if let Reply::Error(msg) = &r {
                     self.st.stats.record_error(msg);
@@ -668,7 +672,12 @@ impl<'a> Ctx<'a> {
     /// Publishes a keyspace notification for `key` in the selected database
     /// (`class` is one of the `notify-keyspace-events` flag letters, `event`
     /// Redis's event name), as Redis's `notifyKeyspaceEvent`.
+    #[inline]
     pub fn notify(&mut self, class: char, event: &str, key: &[u8]) {
+        // Notifications off (the default): nothing to do, and no call.
+        if self.st.config.notify.is_empty() {
+            return;
+        }
         let db = self.session.db;
         crate::pubsub::notify_keyspace(self.st, class, event, key, db);
     }

@@ -91,7 +91,9 @@ pub fn store(ctx: &mut Ctx<'_>, key: &[u8], value: Value, keepttl: bool) -> usiz
             let e = d.at_mut(pos);
             e.value = value;
             e.lru = stamp;
-            if !keepttl {
+            // An entry without an expiry is not in the volatile set, so
+            // clearing it is needed only when it has one.
+            if !keepttl && e.expire_at != 0 {
                 d.set_expire(pos, 0);
             }
             pos
