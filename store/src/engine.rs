@@ -595,13 +595,20 @@ impl<'a> Ctx<'a> {
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.lookup_notouch_in(db, key)?;
         // Access stamps use the coarse clock, as Redis's cached LRU clock.
-        crate::evict::touch(self.st, db, pos, self.engine.clock.coarse_ms());
+        let now = self.engine.clock.coarse_ms();
+        if self.st.config.policy.is_lfu() {
+            crate::evict::touch(self.st, db, pos, now);
+        } else {
+            // `evict::touch` without LFU, inline: every GET and SET pays it.
+            self.st.dbs[db].at_mut(pos).lru = crate::evict::stamp(now);
+        }
         Some(pos)
     }
 
     /// Finds a live key in database `db` without counting an access (no
     /// LRU/LFU update, no hit/miss), reclaiming it if it has expired. For
     /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
+    #[inline]
     pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
         // The exact clock is read only for a key that has an expiry.
@@ -643,6 +650,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reclaims the expired entry at `pos` of database `db`.
+    #[inline(never)]
     pub fn expire_at(&mut self, db: usize, pos: usize) {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
