@@ -145,8 +145,42 @@ defmodule Ferrite do
   defdelegate unsubscribe(sub, channels), to: Ferrite.PubSub
 
   # Strings
-  defdelegate get(conn, key), to: Commands.Strings
-  defdelegate set(conn, key, value, opts \\ []), to: Commands.Strings
+
+  # GET and plain SET on an embedded conn (a pid or name) call the NIF's
+  # own entry points directly: one match and one NIF call. Anything but a
+  # plain result (a remote conn, a non-binary argument, a busy lock...)
+  # comes back as a marker and takes the general path.
+
+  @doc "`GET key`: `{:ok, value}` or `{:ok, nil}`. See `Ferrite.Commands.Strings.get/2`."
+  @spec get(conn(), key()) :: {:ok, binary() | nil} | error()
+  def get(conn, key) when is_pid(conn) or is_atom(conn) do
+    case Native.get(conn, key) do
+      {:ok, _} = ok -> ok
+      {:error, _} = err -> err
+      _marker -> command(conn, ["GET", key])
+    end
+  end
+
+  def get(conn, key), do: Commands.Strings.get(conn, key)
+
+  @doc """
+  `SET key value [options]`: `:ok`, or `{:ok, nil}` / `{:ok, old}` as
+  options decide. See `Ferrite.Commands.Strings.set/4`.
+  """
+  @spec set(conn(), key(), arg(), [Commands.Strings.set_opt()]) ::
+          :ok | {:ok, binary() | nil} | error()
+  def set(conn, key, value, opts \\ [])
+
+  def set(conn, key, value, []) when is_pid(conn) or is_atom(conn) do
+    case Native.set(conn, key, value) do
+      :ok -> :ok
+      {:ok, _} = ok -> Commands.Shape.ok_status(ok)
+      {:error, _} = err -> err
+      _marker -> Commands.Shape.ok_status(command(conn, ["SET", key, value]))
+    end
+  end
+
+  def set(conn, key, value, opts), do: Commands.Strings.set(conn, key, value, opts)
   defdelegate setnx(conn, key, value), to: Commands.Strings
   defdelegate setex(conn, key, seconds, value), to: Commands.Strings
   defdelegate psetex(conn, key, ms, value), to: Commands.Strings

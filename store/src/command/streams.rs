@@ -1079,7 +1079,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 "    Print this help.",
             ]
             .iter()
-            .map(|l| Reply::Status(l.to_string()))
+            .map(|l| Reply::status(l))
             .collect(),
         );
     }
@@ -1727,7 +1727,7 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 "    Print this help.",
             ]
             .iter()
-            .map(|l| Reply::Status(l.to_string()))
+            .map(|l| Reply::status(l))
             .collect(),
         );
     }
