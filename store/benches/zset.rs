@@ -124,7 +124,15 @@ fn measure_zrange(engine: &Engine, session: &mut Session, args: &[Vec<u8>]) {
     for min in args {
         let r = engine.execute(
             session,
-            &[b"ZRANGEBYSCORE", b"zbig", min, b"+inf", b"LIMIT", b"0", b"10"],
+            &[
+                b"ZRANGEBYSCORE",
+                b"zbig",
+                min,
+                b"+inf",
+                b"LIMIT",
+                b"0",
+                b"10",
+            ],
         );
         debug_assert!(matches!(&r, Reply::Array(v) if v.len() <= 10));
         black_box(r);

@@ -212,6 +212,37 @@ pub struct ScoreRange {
     pub maxex: bool,
 }
 
+/// `parse_f64` with a fast path for what scores usually are: plain
+/// integers of up to 15 digits (exact in an f64; `-0` stays negative zero,
+/// as strtod reads it) and the infinities. Anything else goes to
+/// `parse_f64`, so the accepted set and the values are the same.
+#[inline]
+pub fn parse_score(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0')) as f64;
+        return Some(if neg { -v } else { v });
+    }
+    match b {
+        b"inf" | b"+inf" => Some(f64::INFINITY),
+        b"-inf" => Some(f64::NEG_INFINITY),
+        _ => parse_f64(b),
+    }
+}
+
+/// `parse_score`, or Redis's not-a-float error.
+fn score_arg(b: &[u8]) -> Result<f64, Reply> {
+    match parse_score(b) {
+        Some(v) => Ok(v),
+        None => arg_f64(b),
+    }
+}
+
 fn parse_score_bound(b: &[u8]) -> Option<(f64, bool)> {
     if let Some(rest) = b.strip_prefix(b"(") {
         // Redis reads the rest with strtod: empty reads as 0, leading
@@ -220,9 +251,9 @@ fn parse_score_bound(b: &[u8]) -> Option<(f64, bool)> {
         if t.is_empty() {
             return Some((0.0, true));
         }
-        parse_f64(t.as_bytes()).map(|v| (v, true))
+        parse_score(t.as_bytes()).map(|v| (v, true))
     } else {
-        parse_f64(b).map(|v| (v, false))
+        parse_score(b).map(|v| (v, false))
     }
 }
 
@@ -390,22 +421,8 @@ fn select(z: &ZSet, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Vec<(Sso
                 }
             }
         }
-        Spec::Score(r) => select_range(
-            z,
-            rev,
-            offset,
-            limit,
-            |s, _| r.below(s),
-            |s, _| r.above(s),
-        ),
-        Spec::Lex(r) => select_range(
-            z,
-            rev,
-            offset,
-            limit,
-            |_, m| r.below(m),
-            |_, m| r.above(m),
-        ),
+        Spec::Score(r) => select_range(z, rev, offset, limit, |s, _| r.below(s), |s, _| r.above(s)),
+        Spec::Lex(r) => select_range(z, rev, offset, limit, |_, m| r.below(m), |_, m| r.above(m)),
     }
 }
 
@@ -461,9 +478,17 @@ fn select_range(
             x = if rev { list.pred(x) } else { list.succ(x) };
         }
     }
-    let cap = if limit < 0 { 16 } else { (limit as usize).min(64) };
+    let cap = if limit < 0 {
+        16
+    } else {
+        (limit as usize).min(64)
+    };
     let mut out = Vec::with_capacity(cap);
-    let max = if limit < 0 { usize::MAX } else { limit as usize };
+    let max = if limit < 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
     while x != NIL && out.len() < max && !out_far(x) {
         let (m, s) = list.get(x);
         out.push((m.clone(), s));
@@ -523,7 +548,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
     }
     let mut scores = Vec::with_capacity(rest.len() / 2);
     for pair in rest.chunks(2) {
-        match arg_f64(pair[0]) {
+        match score_arg(pair[0]) {
             Ok(s) => scores.push(s),
             Err(e) => return e,
         }

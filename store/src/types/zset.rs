@@ -490,7 +490,10 @@ impl SkipList {
                     assert_eq!(r + l.span as usize, self.len, "tail span at level {i}");
                     break;
                 }
-                assert!(self.nodes[l.next as usize].height as usize > i, "link above height");
+                assert!(
+                    self.nodes[l.next as usize].height as usize > i,
+                    "link above height"
+                );
                 r += l.span as usize;
                 assert_eq!(self.at_rank_linear(r - 1), l.next, "span at level {i}");
                 x = l.next;
