@@ -1722,3 +1722,150 @@ fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
         undo: Some(undo),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `select` by score or lex as a filter over the sorted members, the
+    /// way Redis defines the result: in range, skip `offset`, take
+    /// `limit`.
+    fn model(
+        items: &[(f64, Vec<u8>)],
+        in_range: impl Fn(f64, &[u8]) -> bool,
+        rev: bool,
+        offset: i64,
+        limit: i64,
+    ) -> Vec<(Vec<u8>, f64)> {
+        if offset < 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<(Vec<u8>, f64)> = items
+            .iter()
+            .filter(|(s, m)| in_range(*s, m))
+            .map(|(s, m)| (m.clone(), *s))
+            .collect();
+        if rev {
+            v.reverse();
+        }
+        let take = if limit < 0 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
+        v.into_iter().skip(offset as usize).take(take).collect()
+    }
+
+    fn bytes(v: Vec<(Sso, f64)>) -> Vec<(Vec<u8>, f64)> {
+        v.into_iter()
+            .map(|(m, s)| (m.as_bytes().to_vec(), s))
+            .collect()
+    }
+
+    proptest! {
+        /// Score and lex windows with offsets on both sides of
+        /// `WALK_OFFSET` (walked or jumped by rank), both directions.
+        #[test]
+        fn select_matches_filter_model(
+            n in 0usize..400,
+            seed in any::<u64>(),
+            lo in -5i32..45,
+            width in -3i32..50,
+            (minex, maxex) in (any::<bool>(), any::<bool>()),
+            rev in any::<bool>(),
+            offset in -1i64..120,
+            limit in -1i64..20,
+        ) {
+            let mut z = ZSet::new();
+            let mut x = seed | 1;
+            for i in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Few distinct scores: many ties ordered by member.
+                z.set(format!("m{:03}", i).as_bytes(), (x % 40) as f64);
+            }
+            z.check();
+            let items: Vec<(f64, Vec<u8>)> =
+                z.iter().map(|(m, s)| (s, m.as_bytes().to_vec())).collect();
+            let r = ScoreRange {
+                min: lo as f64,
+                max: (lo + width) as f64,
+                minex,
+                maxex,
+            };
+            let want = model(&items, |s, _| !r.below(s) && !r.above(s), rev, offset, limit);
+            let got = bytes(select(&z, &Spec::Score(r), rev, offset, limit));
+            prop_assert_eq!(got, want);
+
+            let bound = |v: i32, ex: bool| {
+                let m = format!("m{:03}", v.clamp(0, 999)).into_bytes();
+                if v < 0 {
+                    LexBound::Min
+                } else if v > 420 {
+                    LexBound::Max
+                } else if ex {
+                    LexBound::Excl(m)
+                } else {
+                    LexBound::Incl(m)
+                }
+            };
+            // Lex ranges assume equal scores (Redis leaves other sets
+            // unspecified): the same members, all at score 0.
+            let mut z = ZSet::new();
+            for (_, m) in &items {
+                z.set(m, 0.0);
+            }
+            let mut items: Vec<(f64, Vec<u8>)> = items.into_iter().map(|(_, m)| (0.0, m)).collect();
+            items.sort_by(|a, b| a.1.cmp(&b.1));
+            let lr = LexRange {
+                min: bound(lo * 10, minex),
+                max: bound((lo + width) * 10, maxex),
+            };
+            let want = model(&items, |_, m| !lr.below(m) && !lr.above(m), rev, offset, limit);
+            let got = bytes(select(&z, &Spec::Lex(lr), rev, offset, limit));
+            prop_assert_eq!(got, want);
+        }
+
+        /// The score fast path accepts and reads exactly what `parse_f64`
+        /// does (sign of zero included).
+        #[test]
+        fn parse_score_is_parse_f64(s in "[-+]?[0-9]{0,18}(\\.[0-9]{0,3})?|[-+]?inf|\\PC{0,6}") {
+            let a = parse_score(s.as_bytes());
+            let b = parse_f64(s.as_bytes());
+            prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
+        }
+    }
+
+    #[test]
+    fn parse_score_edges() {
+        for s in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "999999999999999",
+            "-999999999999999",
+            "9999999999999999",
+            "1e3",
+            "+5",
+            "inf",
+            "+inf",
+            "-inf",
+            "INF",
+            "",
+            "-",
+            " 1",
+            "1 ",
+            "nan",
+        ] {
+            assert_eq!(
+                parse_score(s.as_bytes()).map(f64::to_bits),
+                parse_f64(s.as_bytes()).map(f64::to_bits),
+                "{s:?}"
+            );
+        }
+    }
+}

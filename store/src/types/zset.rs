@@ -872,6 +872,34 @@ mod tests {
     }
 
     #[test]
+    fn freed_nodes_and_upper_blocks_are_reused() {
+        let mut z = ZSet::new();
+        for i in 0..5000u32 {
+            z.set(format!("m{i}").as_bytes(), (i % 101) as f64);
+        }
+        let (nodes, upper) = (z.list.nodes.len(), z.list.upper.len());
+        for i in (0..5000u32).filter(|i| i % 2 == 0) {
+            assert!(z.remove(format!("m{i}").as_bytes()));
+        }
+        z.check();
+        // Re-adding as many members fills the freed slots first.
+        for i in 0..2500u32 {
+            z.set(format!("n{i}").as_bytes(), (i % 7) as f64 - 3.0);
+        }
+        z.check();
+        assert_eq!(z.list.nodes.len(), nodes);
+        // Levels are random, so block sizes differ; most are reused.
+        assert!(z.list.upper.len() < upper + upper / 2);
+        // Updates move members without leaking slots.
+        for i in 0..2500u32 {
+            z.set(format!("n{i}").as_bytes(), i as f64);
+        }
+        z.check();
+        assert_eq!(z.list.nodes.len(), nodes);
+        assert_eq!(std::mem::size_of::<Node>(), 64);
+    }
+
+    #[test]
     fn update_moves_member() {
         let mut z = ZSet::new();
         assert_eq!(z.set(b"a", 1.0), Added::New);
