@@ -261,8 +261,8 @@ impl SkipList {
                 span: d + 1,
             };
         }
-        for i in lvl..self.level {
-            self.lv_mut(update[i], i).span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.lv_mut(u, i).span += 1;
         }
         self.nodes[x as usize].prev = if update[0] == HEAD { NIL } else { update[0] };
         let n0 = self.next(x, 0);
