@@ -212,37 +212,6 @@ pub struct ScoreRange {
     pub maxex: bool,
 }
 
-/// `parse_f64` with a fast path for what scores usually are: plain
-/// integers of up to 15 digits (exact in an f64; `-0` stays negative zero,
-/// as strtod reads it) and the infinities. Anything else goes to
-/// `parse_f64`, so the accepted set and the values are the same.
-#[inline]
-pub fn parse_score(b: &[u8]) -> Option<f64> {
-    let (neg, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
-        let v = digits
-            .iter()
-            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0')) as f64;
-        return Some(if neg { -v } else { v });
-    }
-    match b {
-        b"inf" | b"+inf" => Some(f64::INFINITY),
-        b"-inf" => Some(f64::NEG_INFINITY),
-        _ => parse_f64(b),
-    }
-}
-
-/// `parse_score`, or Redis's not-a-float error.
-fn score_arg(b: &[u8]) -> Result<f64, Reply> {
-    match parse_score(b) {
-        Some(v) => Ok(v),
-        None => arg_f64(b),
-    }
-}
-
 fn parse_score_bound(b: &[u8]) -> Option<(f64, bool)> {
     if let Some(rest) = b.strip_prefix(b"(") {
         // Redis reads the rest with strtod: empty reads as 0, leading
@@ -251,9 +220,9 @@ fn parse_score_bound(b: &[u8]) -> Option<(f64, bool)> {
         if t.is_empty() {
             return Some((0.0, true));
         }
-        parse_score(t.as_bytes()).map(|v| (v, true))
+        parse_f64(t.as_bytes()).map(|v| (v, true))
     } else {
-        parse_score(b).map(|v| (v, false))
+        parse_f64(b).map(|v| (v, false))
     }
 }
 
@@ -548,7 +517,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
     }
     let mut scores = Vec::with_capacity(rest.len() / 2);
     for pair in rest.chunks(2) {
-        match score_arg(pair[0]) {
+        match arg_f64(pair[0]) {
             Ok(s) => scores.push(s),
             Err(e) => return e,
         }
@@ -1826,46 +1795,6 @@ mod tests {
             let want = model(&items, |_, m| !lr.below(m) && !lr.above(m), rev, offset, limit);
             let got = bytes(select(&z, &Spec::Lex(lr), rev, offset, limit));
             prop_assert_eq!(got, want);
-        }
-
-        /// The score fast path accepts and reads exactly what `parse_f64`
-        /// does (sign of zero included).
-        #[test]
-        fn parse_score_is_parse_f64(s in "[-+]?[0-9]{0,18}(\\.[0-9]{0,3})?|[-+]?inf|\\PC{0,6}") {
-            let a = parse_score(s.as_bytes());
-            let b = parse_f64(s.as_bytes());
-            prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
-        }
-    }
-
-    #[test]
-    fn parse_score_edges() {
-        for s in [
-            "0",
-            "-0",
-            "7",
-            "-7",
-            "007",
-            "999999999999999",
-            "-999999999999999",
-            "9999999999999999",
-            "1e3",
-            "+5",
-            "inf",
-            "+inf",
-            "-inf",
-            "INF",
-            "",
-            "-",
-            " 1",
-            "1 ",
-            "nan",
-        ] {
-            assert_eq!(
-                parse_score(s.as_bytes()).map(f64::to_bits),
-                parse_f64(s.as_bytes()).map(f64::to_bits),
-                "{s:?}"
-            );
         }
     }
 }
