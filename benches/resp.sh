@@ -32,18 +32,29 @@ for port in "$RPORT" "$FPORT"; do
   for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.05; done
 done
 
-# One test at a time, so a command the server refuses shows as n/a.
-rps() {
-  timeout 300 redis-benchmark -p "$1" -t "$2" -n "$N" -P "$P" -c "$C" -q 2>/dev/null \
-    | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | head -1 | cut -d' ' -f1 || true
+RPID=$(cat "$TMP/redis.pid")
+TCK=$(getconf CLK_TCK)
+# CPU time (user + system, clock ticks) the server process used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One test at a time, so a command the server refuses shows as n/a. Prints
+# "req/s cpu_us_per_request" (the server's own CPU time per request, which
+# other load on a shared machine barely moves).
+run() {
+  local c0 c1 r
+  c0=$(cpu_ticks "$3")
+  r=$(timeout 300 redis-benchmark -p "$1" -t "$2" -n "$N" -P "$P" -c "$C" -q 2>/dev/null \
+    | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | head -1 | cut -d' ' -f1 || true)
+  c1=$(cpu_ticks "$3")
+  echo "${r:-n/a} $(python3 -c "print(f'{($c1-$c0)*1e6/$TCK/$N:.2f}')")"
 }
 
-echo "redis-benchmark -t $TESTS -n $N -P $P -c $C"
-printf '%-8s %16s %16s %8s\n' test redis-server ferrite ratio
+echo "redis-benchmark -t $TESTS -n $N -P $P -c $C (cpu: server CPU µs per request)"
+printf '%-8s %14s %14s %8s %10s %10s\n' test redis-server ferrite ratio redis-cpu ferrite-cpu
 for t in ${TESTS//,/ }; do
-  rv=$(rps "$RPORT" "$t")
-  fv=$(rps "$FPORT" "$t")
+  read -r rv rc < <(run "$RPORT" "$t" "$RPID")
+  read -r fv fc < <(run "$FPORT" "$t" "$FPID")
   ratio=n/a
-  if [ -n "$rv" ] && [ -n "$fv" ]; then ratio=$(python3 -c "print(f'{$fv/$rv:.2f}x')"); fi
-  printf '%-8s %16s %16s %8s\n' "$t" "${rv:-n/a}" "${fv:-n/a}" "$ratio"
+  if [ "$rv" != n/a ] && [ "$fv" != n/a ]; then ratio=$(python3 -c "print(f'{$fv/$rv:.2f}x')"); fi
+  printf '%-8s %14s %14s %8s %10s %10s\n' "$t" "$rv" "$fv" "$ratio" "$rc" "$fc"
 done

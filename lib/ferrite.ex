@@ -140,17 +140,53 @@ defmodule Ferrite do
 
   # Pub/sub (see Ferrite.PubSub)
   defdelegate publish(conn, channel, message), to: Ferrite.PubSub
+  defdelegate spublish(conn, channel, message), to: Ferrite.PubSub
   defdelegate subscribe(conn, channels, callback), to: Ferrite.PubSub
   defdelegate unsubscribe(sub, channels), to: Ferrite.PubSub
 
   # Strings
-  defdelegate get(conn, key), to: Commands.Strings
-  defdelegate set(conn, key, value, opts \\ []), to: Commands.Strings
+
+  # GET and plain SET on an embedded conn (a pid or name) call the NIF's
+  # own entry points directly: one match and one NIF call. Anything but a
+  # plain result (a remote conn, a non-binary argument, a busy lock...)
+  # comes back as a marker and takes the general path.
+
+  @doc "`GET key`: `{:ok, value}` or `{:ok, nil}`. See `Ferrite.Commands.Strings.get/2`."
+  @spec get(conn(), key()) :: {:ok, binary() | nil} | error()
+  def get(conn, key) when is_pid(conn) or is_atom(conn) do
+    case Native.get(conn, key) do
+      {:ok, _} = ok -> ok
+      {:error, _} = err -> err
+      _marker -> command(conn, ["GET", key])
+    end
+  end
+
+  def get(conn, key), do: Commands.Strings.get(conn, key)
+
+  @doc """
+  `SET key value [options]`: `:ok`, or `{:ok, nil}` / `{:ok, old}` as
+  options decide. See `Ferrite.Commands.Strings.set/4`.
+  """
+  @spec set(conn(), key(), arg(), [Commands.Strings.set_opt()]) ::
+          :ok | {:ok, binary() | nil} | error()
+  def set(conn, key, value, opts \\ [])
+
+  def set(conn, key, value, []) when is_pid(conn) or is_atom(conn) do
+    case Native.set(conn, key, value) do
+      :ok -> :ok
+      {:ok, _} = ok -> Commands.Shape.ok_status(ok)
+      {:error, _} = err -> err
+      _marker -> Commands.Shape.ok_status(command(conn, ["SET", key, value]))
+    end
+  end
+
+  def set(conn, key, value, opts), do: Commands.Strings.set(conn, key, value, opts)
   defdelegate setnx(conn, key, value), to: Commands.Strings
   defdelegate setex(conn, key, seconds, value), to: Commands.Strings
   defdelegate psetex(conn, key, ms, value), to: Commands.Strings
   defdelegate getset(conn, key, value), to: Commands.Strings
   defdelegate getdel(conn, key), to: Commands.Strings
+  defdelegate getex(conn, key, opts \\ []), to: Commands.Strings
   defdelegate strlen(conn, key), to: Commands.Strings
   defdelegate append(conn, key, value), to: Commands.Strings
   defdelegate getrange(conn, key, start, stop), to: Commands.Strings
@@ -169,6 +205,12 @@ defmodule Ferrite do
   defdelegate exists(conn, keys), to: Commands.Keys
   defdelegate expire(conn, key, seconds, opts \\ []), to: Commands.Keys
   defdelegate pexpire(conn, key, ms, opts \\ []), to: Commands.Keys
+  defdelegate expireat(conn, key, unix_seconds, opts \\ []), to: Commands.Keys
+  defdelegate rename(conn, key, newkey), to: Commands.Keys
+  defdelegate renamenx(conn, key, newkey), to: Commands.Keys
+  defdelegate unlink(conn, keys), to: Commands.Keys
+  defdelegate copy(conn, source, destination, opts \\ []), to: Commands.Keys
+  defdelegate scan(conn, cursor, opts \\ []), to: Commands.Keys
   defdelegate ttl(conn, key), to: Commands.Keys
   defdelegate pttl(conn, key), to: Commands.Keys
   defdelegate persist(conn, key), to: Commands.Keys
@@ -192,6 +234,13 @@ defmodule Ferrite do
   defdelegate lindex(conn, key, index), to: Commands.Lists
   defdelegate lmove(conn, source, destination, from, to), to: Commands.Lists
   defdelegate blmove(conn, source, destination, from, to, timeout), to: Commands.Lists
+  defdelegate rpoplpush(conn, source, destination), to: Commands.Lists
+  defdelegate lpushx(conn, key, values), to: Commands.Lists
+  defdelegate rpushx(conn, key, values), to: Commands.Lists
+  defdelegate lset(conn, key, index, value), to: Commands.Lists
+  defdelegate linsert(conn, key, where, pivot, value), to: Commands.Lists
+  defdelegate lrem(conn, key, count, value), to: Commands.Lists
+  defdelegate lpos(conn, key, element, opts \\ []), to: Commands.Lists
 
   # Hashes
   defdelegate hset(conn, key, pairs), to: Commands.Hashes
@@ -205,6 +254,12 @@ defmodule Ferrite do
   defdelegate hvals(conn, key), to: Commands.Hashes
   defdelegate hlen(conn, key), to: Commands.Hashes
   defdelegate hexists(conn, key, field), to: Commands.Hashes
+  defdelegate hsetnx(conn, key, field, value), to: Commands.Hashes
+  defdelegate hincrbyfloat(conn, key, field, n), to: Commands.Hashes
+  defdelegate hstrlen(conn, key, field), to: Commands.Hashes
+  defdelegate hrandfield(conn, key), to: Commands.Hashes
+  defdelegate hrandfield(conn, key, count, opts \\ []), to: Commands.Hashes
+  defdelegate hscan(conn, key, cursor, opts \\ []), to: Commands.Hashes
 
   # Sets
   defdelegate sadd(conn, key, members), to: Commands.Sets
@@ -219,6 +274,13 @@ defmodule Ferrite do
   defdelegate srandmember(conn, key, count), to: Commands.Sets
   defdelegate spop(conn, key), to: Commands.Sets
   defdelegate spop(conn, key, count), to: Commands.Sets
+  defdelegate smove(conn, source, destination, member), to: Commands.Sets
+  defdelegate smismember(conn, key, members), to: Commands.Sets
+  defdelegate sinterstore(conn, destination, keys), to: Commands.Sets
+  defdelegate sunionstore(conn, destination, keys), to: Commands.Sets
+  defdelegate sdiffstore(conn, destination, keys), to: Commands.Sets
+  defdelegate sintercard(conn, keys, opts \\ []), to: Commands.Sets
+  defdelegate sscan(conn, key, cursor, opts \\ []), to: Commands.Sets
 
   # Sorted sets
   defdelegate zadd(conn, key, members, opts \\ []), to: Commands.SortedSets
@@ -232,6 +294,18 @@ defmodule Ferrite do
   defdelegate zrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
   defdelegate zrevrange(conn, key, start, stop, opts \\ []), to: Commands.SortedSets
   defdelegate zrangebyscore(conn, key, min, max, opts \\ []), to: Commands.SortedSets
+  defdelegate zrevrangebyscore(conn, key, max, min, opts \\ []), to: Commands.SortedSets
+  defdelegate zrangebylex(conn, key, min, max, opts \\ []), to: Commands.SortedSets
+  defdelegate zremrangebyrank(conn, key, start, stop), to: Commands.SortedSets
+  defdelegate zremrangebyscore(conn, key, min, max), to: Commands.SortedSets
+  defdelegate zpopmin(conn, key), to: Commands.SortedSets
+  defdelegate zpopmin(conn, key, count), to: Commands.SortedSets
+  defdelegate zpopmax(conn, key), to: Commands.SortedSets
+  defdelegate zpopmax(conn, key, count), to: Commands.SortedSets
+  defdelegate zmscore(conn, key, members), to: Commands.SortedSets
+  defdelegate zunionstore(conn, destination, keys, opts \\ []), to: Commands.SortedSets
+  defdelegate zinterstore(conn, destination, keys, opts \\ []), to: Commands.SortedSets
+  defdelegate zscan(conn, key, cursor, opts \\ []), to: Commands.SortedSets
 
   # Streams
   defdelegate xadd(conn, key, id, fields, opts \\ []), to: Commands.Streams
@@ -242,6 +316,17 @@ defmodule Ferrite do
   defdelegate xgroup(conn, sub, key, group, arg \\ nil, opts \\ []), to: Commands.Streams
   defdelegate xack(conn, key, group, ids), to: Commands.Streams
   defdelegate xpending(conn, key, group, opts \\ []), to: Commands.Streams
+  defdelegate xrevrange(conn, key, stop \\ "+", start \\ "-", opts \\ []), to: Commands.Streams
+  defdelegate xdel(conn, key, ids), to: Commands.Streams
+  defdelegate xtrim(conn, key, opts), to: Commands.Streams
+  defdelegate xsetid(conn, key, id, opts \\ []), to: Commands.Streams
+  defdelegate xinfo_stream(conn, key), to: Commands.Streams
+
+  defdelegate xclaim(conn, key, group, consumer, min_idle_ms, ids, opts \\ []),
+    to: Commands.Streams
+
+  defdelegate xautoclaim(conn, key, group, consumer, min_idle_ms, start, opts \\ []),
+    to: Commands.Streams
 
   # Scripting
   defdelegate script_load(conn, script), to: Commands.Scripting

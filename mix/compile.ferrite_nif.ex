@@ -6,7 +6,8 @@ defmodule Mix.Tasks.Compile.FerriteNif do
 
   The release profile is used unless `FERRITE_NIF_PROFILE=debug`. Cargo is
   skipped when the installed library is newer than every file it is built
-  from (`Cargo.toml`, `Cargo.lock`, `store/`, `nif/`). The library is copied
+  from (`Cargo.toml`, `Cargo.lock`, `store/`, `nif/`; the library is stamped
+  with the time its build started). The library is copied
   to a temporary file and renamed, so a running VM never sees half a file.
   """
   use Mix.Task.Compiler
@@ -41,6 +42,10 @@ defmodule Mix.Tasks.Compile.FerriteNif do
     profile = profile()
     args = ["build", "-p", "ferrite-nif"] ++ if(profile == "release", do: ["--release"], else: [])
     Mix.shell().info("Compiling ferrite-nif (cargo #{Enum.join(args, " ")})")
+    # The installed library is stamped with the time cargo started, not the
+    # time of the copy: a source edited during the build is then newer than
+    # the library, and the next compile builds again.
+    started = System.os_time(:second)
 
     case System.cmd(cargo, args, cd: root, stderr_to_stdout: true, into: IO.stream(:stdio, :line)) do
       {_, 0} -> :ok
@@ -52,6 +57,7 @@ defmodule Mix.Tasks.Compile.FerriteNif do
     File.mkdir_p!(dest_dir)
     tmp = dest <> ".tmp#{System.unique_integer([:positive])}"
     File.cp!(built, tmp)
+    File.touch!(tmp, started)
     File.rename!(tmp, dest)
   end
 

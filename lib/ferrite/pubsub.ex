@@ -37,14 +37,26 @@ defmodule Ferrite.PubSub do
 
   Each subscriber has its own engine session on the conn's engine; the
   engine sends it `{:ferrite_push, ["message", channel, payload]}` (and
-  `["pmessage", pattern, channel, payload]`) with `enif_send`, which never
-  blocks the publisher. A subscriber that exits is dropped from every
+  `["pmessage", pattern, channel, payload]`, and for Redis 7.0's sharded
+  pub/sub `["smessage", shard_channel, payload]`) with `enif_send`, which
+  never blocks the publisher. A subscriber that exits is dropped from every
   channel at once (its session is monitored), so nothing leaks.
 
   Callbacks return `{:noreply, state}` or `{:stop, reason, state}`. Other
   messages go to the optional `handle_info/2`; the optional
   `handle_subscription/2` receives `{:subscribe | :psubscribe |
-  :unsubscribe | :punsubscribe, name, count}` confirmations.
+  :unsubscribe | :punsubscribe | :ssubscribe | :sunsubscribe, name, count}`
+  confirmations.
+
+  ## Sharded pub/sub
+
+  `init/1` may also return `ssubscribe: [shard_channel, ...]`, and
+  `ssubscribe/2`, `sunsubscribe/2` and `spublish/3` mirror Redis 7.0's
+  SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH. Messages on shard channels go to
+  the optional `handle_smessage/3`. Shard channels are a namespace of their
+  own: PUBLISH does not reach them and patterns never match them. The count
+  in `:ssubscribe`/`:sunsubscribe` confirmations is the number of shard
+  channels alone, as in Redis.
   """
 
   use GenServer
@@ -56,13 +68,14 @@ defmodule Ferrite.PubSub do
 
   @typedoc "A subscription confirmation."
   @type confirmation ::
-          {:subscribe | :psubscribe | :unsubscribe | :punsubscribe, binary() | nil,
-           non_neg_integer()}
+          {:subscribe | :psubscribe | :unsubscribe | :punsubscribe | :ssubscribe | :sunsubscribe,
+           binary() | nil, non_neg_integer()}
 
   @doc "Starts: subscriptions to make, from `init/1`'s third element."
   @callback init(opts :: keyword()) ::
               {:ok, state :: term()}
-              | {:ok, state :: term(), [subscribe: [binary()], psubscribe: [binary()]]}
+              | {:ok, state :: term(),
+                 [subscribe: [binary()], psubscribe: [binary()], ssubscribe: [binary()]]}
               | {:stop, reason :: term()}
 
   @doc "A message on a subscribed channel."
@@ -77,6 +90,10 @@ defmodule Ferrite.PubSub do
               state :: term()
             ) :: {:noreply, term()} | {:stop, term(), term()}
 
+  @doc "A message on a subscribed shard channel (SSUBSCRIBE)."
+  @callback handle_smessage(channel :: binary(), message :: binary(), state :: term()) ::
+              {:noreply, term()} | {:stop, term(), term()}
+
   @doc "A (un)subscription confirmation."
   @callback handle_subscription(confirmation(), state :: term()) ::
               {:noreply, term()} | {:stop, term(), term()}
@@ -85,7 +102,10 @@ defmodule Ferrite.PubSub do
   @callback handle_info(msg :: term(), state :: term()) ::
               {:noreply, term()} | {:stop, term(), term()}
 
-  @optional_callbacks handle_pmessage: 4, handle_subscription: 2, handle_info: 2
+  @optional_callbacks handle_pmessage: 4,
+                      handle_smessage: 3,
+                      handle_subscription: 2,
+                      handle_info: 2
 
   defmacro __using__(_opts) do
     quote do
@@ -127,6 +147,20 @@ defmodule Ferrite.PubSub do
   @doc "Unsubscribes `sub` from patterns (all when `[]`): `:ok`."
   @spec punsubscribe(subscriber(), [binary()]) :: :ok | Ferrite.error()
   def punsubscribe(sub, patterns), do: GenServer.call(sub, {:run, "PUNSUBSCRIBE", patterns})
+
+  @doc "Subscribes `sub` to shard channels (SSUBSCRIBE): `:ok`."
+  @spec ssubscribe(subscriber(), [binary()]) :: :ok | Ferrite.error()
+  def ssubscribe(sub, channels), do: GenServer.call(sub, {:run, "SSUBSCRIBE", channels})
+
+  @doc "Unsubscribes `sub` from shard channels (all when `[]`): `:ok`."
+  @spec sunsubscribe(subscriber(), [binary()]) :: :ok | Ferrite.error()
+  def sunsubscribe(sub, channels), do: GenServer.call(sub, {:run, "SUNSUBSCRIBE", channels})
+
+  @doc "`SPUBLISH shard_channel message`: `{:ok, receivers}`."
+  @spec spublish(Ferrite.conn(), Ferrite.arg(), Ferrite.arg()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def spublish(conn, channel, message),
+    do: Ferrite.command(conn, ["SPUBLISH", channel, message])
 
   @doc "`PUBLISH channel message`: `{:ok, receivers}`."
   @spec publish(Ferrite.conn(), Ferrite.arg(), Ferrite.arg()) ::
@@ -180,6 +214,14 @@ defmodule Ferrite.PubSub do
 
   defp kind_command(:subscribe), do: "SUBSCRIBE"
   defp kind_command(:psubscribe), do: "PSUBSCRIBE"
+  defp kind_command(:ssubscribe), do: "SSUBSCRIBE"
+
+  defp kind_atom("subscribe"), do: :subscribe
+  defp kind_atom("unsubscribe"), do: :unsubscribe
+  defp kind_atom("psubscribe"), do: :psubscribe
+  defp kind_atom("punsubscribe"), do: :punsubscribe
+  defp kind_atom("ssubscribe"), do: :ssubscribe
+  defp kind_atom("sunsubscribe"), do: :sunsubscribe
 
   defp connect(opts) do
     case Keyword.fetch(opts, :conn) do
@@ -211,7 +253,7 @@ defmodule Ferrite.PubSub do
     case Ferrite.command(s.side, [cmd | names]) do
       {:ok, confirmations} ->
         Enum.reduce_while(confirmations, {:ok, s}, fn [kind, name, count], {:ok, s} ->
-          event = {String.to_existing_atom(kind), name, count}
+          event = {kind_atom(kind), name, count}
 
           case callback(s, :handle_subscription, [event]) do
             {:ok, s} -> {:cont, {:ok, s}}
@@ -262,6 +304,10 @@ defmodule Ferrite.PubSub do
     reply(callback(s, :handle_pmessage, [pattern, channel, message]))
   end
 
+  def handle_info({:ferrite_push, ["smessage", channel, message]}, s) do
+    reply(callback(s, :handle_smessage, [channel, message]))
+  end
+
   def handle_info({:DOWN, _ref, :process, _pid, _reason}, %{module: Ferrite.PubSub.Callback} = s) do
     {:stop, :normal, s}
   end
@@ -280,12 +326,13 @@ end
 defmodule Ferrite.PubSub.Callback do
   @moduledoc false
   # The subscriber behind `Ferrite.subscribe/3`: forwards everything to a
-  # callback and counts its subscriptions.
+  # callback and counts its subscriptions (channels and patterns in
+  # `count`, shard channels in `shard`, as the confirmations count them).
   @behaviour Ferrite.PubSub
 
   @impl true
   def init(opts) do
-    {:ok, %{callback: Keyword.fetch!(opts, :callback), count: 0},
+    {:ok, %{callback: Keyword.fetch!(opts, :callback), count: 0, shard: 0},
      subscribe: Keyword.fetch!(opts, :channels)}
   end
 
@@ -302,11 +349,21 @@ defmodule Ferrite.PubSub.Callback do
   end
 
   @impl true
-  def handle_subscription({_kind, _name, count} = event, s) do
+  def handle_smessage(channel, message, s) do
+    s.callback.({:smessage, channel, message})
+    {:noreply, s}
+  end
+
+  @impl true
+  def handle_subscription({kind, _name, count} = event, s) do
     s.callback.(event)
-    {:noreply, %{s | count: count}}
+
+    case kind do
+      k when k in [:ssubscribe, :sunsubscribe] -> {:noreply, %{s | shard: count}}
+      _ -> {:noreply, %{s | count: count}}
+    end
   end
 
   @doc false
-  def done?(s), do: s.count == 0
+  def done?(s), do: s.count == 0 and s.shard == 0
 end

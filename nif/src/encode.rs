@@ -119,7 +119,8 @@ fn list<'a>(env: Env<'a>, items: impl ExactSizeIterator<Item = Term<'a>>) -> Ter
 pub fn encode_reply<'a>(env: Env<'a>, reply: &Reply) -> Term<'a> {
     match reply {
         Reply::Bulk(b) => bulk(env, b),
-        Reply::Status(s) | Reply::Verbatim(s) => binary(env, s.as_bytes()),
+        Reply::Status(s) => binary(env, s.as_bytes()),
+        Reply::Verbatim(s) => binary(env, s.as_bytes()),
         Reply::Int(i) => int(env, *i),
         Reply::Nil | Reply::NilArray => nil().encode(env),
         Reply::Error(msg) => error_struct(env, msg),

@@ -529,7 +529,11 @@ impl<'a> Ctx<'a> {
 
     /// Runs `spec`'s handler with stats and bookkeeping.
     pub fn call(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
-        if spec.flags.contains(Flags::DENYOOM) {
+        // `ensure_memory` passes at once without `maxmemory` and a log
+        // write error; that common case is checked inline.
+        if spec.flags.contains(Flags::DENYOOM)
+            && (self.st.config.maxmemory != 0 || self.st.propagation.write_error().is_some())
+        {
             if let Err(r) = crate::evict::ensure_memory(self) {
                 if let Reply::Error(msg) = &r {
                     self.st.stats.record_error(msg);
@@ -591,13 +595,20 @@ impl<'a> Ctx<'a> {
     pub fn lookup_write_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.lookup_notouch_in(db, key)?;
         // Access stamps use the coarse clock, as Redis's cached LRU clock.
-        crate::evict::touch(self.st, db, pos, self.engine.clock.coarse_ms());
+        let now = self.engine.clock.coarse_ms();
+        if self.st.config.policy.is_lfu() {
+            crate::evict::touch(self.st, db, pos, now);
+        } else {
+            // `evict::touch` without LFU, inline: every GET and SET pays it.
+            self.st.dbs[db].at_mut(pos).lru = crate::evict::stamp(now);
+        }
         Some(pos)
     }
 
     /// Finds a live key in database `db` without counting an access (no
     /// LRU/LFU update, no hit/miss), reclaiming it if it has expired. For
     /// OBJECT and other introspection (Redis's `LOOKUP_NOTOUCH`).
+    #[inline]
     pub fn lookup_notouch_in(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         let pos = self.st.dbs[db].find(key)?;
         // The exact clock is read only for a key that has an expiry.
@@ -639,6 +650,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reclaims the expired entry at `pos` of database `db`.
+    #[inline(never)]
     pub fn expire_at(&mut self, db: usize, pos: usize) {
         let e = self.st.dbs[db].remove_at(pos);
         self.st.stats.expired_keys += 1;
@@ -668,7 +680,12 @@ impl<'a> Ctx<'a> {
     /// Publishes a keyspace notification for `key` in the selected database
     /// (`class` is one of the `notify-keyspace-events` flag letters, `event`
     /// Redis's event name), as Redis's `notifyKeyspaceEvent`.
+    #[inline]
     pub fn notify(&mut self, class: char, event: &str, key: &[u8]) {
+        // Notifications off (the default): nothing to do, and no call.
+        if self.st.config.notify.is_empty() {
+            return;
+        }
         let db = self.session.db;
         crate::pubsub::notify_keyspace(self.st, class, event, key, db);
     }

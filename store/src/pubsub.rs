@@ -1,15 +1,17 @@
-//! Pub/sub: channels, patterns, subscriber sinks and keyspace notifications
-//! (Redis 7.0's `pubsub.c` and `notify.c`).
+//! Pub/sub: channels, patterns, shard channels (Redis 7.0's sharded
+//! pub/sub: SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH), subscriber sinks and
+//! keyspace notifications (Redis 7.0's `pubsub.c` and `notify.c`).
 //!
 //! # Delivery scheme
 //!
 //! - A subscriber is a session with a [`Sink`]. Messages are delivered out of
 //!   band as `Outgoing::Push(Reply::Push([...]))`, in Redis's shapes:
 //!   `["message", channel, payload]` and
-//!   `["pmessage", pattern, channel, payload]`. The RESP3 encoder writes
+//!   `["pmessage", pattern, channel, payload]` and
+//!   `["smessage", shard channel, payload]`. The RESP3 encoder writes
 //!   them as `>` pushes, the RESP2 encoder as arrays, exactly as Redis does.
-//! - The confirmations of SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE
-//!   are the command's *reply*, never sent through the sink: the reply is a
+//! - The confirmations of SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE,
+//!   SSUBSCRIBE and SUNSUBSCRIBE are the command's *reply*, never sent through the sink: the reply is a
 //!   `Reply::Array` holding one `Reply::Push([kind, name, count])` per
 //!   channel or pattern (`["unsubscribe", nil, count]` when there was
 //!   nothing to unsubscribe from). A wire encoder writes each element as its
@@ -21,14 +23,21 @@
 //!   client subscribed to the channel and to a matching pattern counts
 //!   twice, as in Redis). `Sink::send` never blocks, so a slow subscriber
 //!   never stalls the publisher.
+//! - Shard channels are a namespace of their own, as in Redis: SPUBLISH
+//!   reaches only SSUBSCRIBE subscribers (no pattern matches them), PUBLISH
+//!   never reaches them. The count in `ssubscribe`/`sunsubscribe`
+//!   confirmations is the client's shard channel count alone, the count in
+//!   the other four its channels plus patterns; a RESP2 client is in
+//!   subscribe mode while it has any of the three.
 //! - A subscriber whose sink reports it is gone (`send` returns false) is
 //!   dropped from every channel and pattern during that PUBLISH.
 //!
 //! # Invariants
 //!
 //! - `Hub::channels[ch]` holds client `c` exactly when
-//!   `Hub::clients[c].channels` holds `ch` (likewise for patterns), and a
-//!   channel or pattern with no subscriber has no entry.
+//!   `Hub::clients[c].channels` holds `ch` (likewise for patterns, and for
+//!   `Hub::shard_channels` and `Hub::clients[c].shard`), and a channel,
+//!   pattern or shard channel with no subscriber has no entry.
 //! - `Hub::clients` holds exactly the clients with at least one
 //!   subscription.
 //! - `SessionSubs` counts mirror the hub after each pub/sub command the
@@ -82,11 +91,18 @@ struct Subscriber {
     sink: Arc<dyn Sink>,
     channels: OrderedSet,
     patterns: OrderedSet,
+    shard: OrderedSet,
 }
 
 impl Subscriber {
+    /// Channels plus patterns (Redis's `clientSubscriptionsCount`).
     fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Every subscription, shard channels included.
+    fn total(&self) -> usize {
+        self.count() + self.shard.len()
     }
 }
 
@@ -103,6 +119,8 @@ pub struct Hub {
     channels: HashMap<Vec<u8>, Vec<u64>>,
     /// Patterns in first-subscription order.
     patterns: Vec<PatternSubs>,
+    /// Shard channel → subscriber ids, in subscription order.
+    shard_channels: HashMap<Vec<u8>, Vec<u64>>,
     /// Subscriber id → its sink and subscriptions.
     clients: HashMap<u64, Subscriber>,
 }
@@ -118,6 +136,12 @@ impl Hub {
         self.channels.len()
     }
 
+    /// Number of shard channels with at least one subscriber (INFO
+    /// `pubsubshard_channels`).
+    pub fn shard_channel_count(&self) -> usize {
+        self.shard_channels.len()
+    }
+
     /// Number of patterns with at least one subscriber (PUBSUB NUMPAT; INFO
     /// `pubsub_patterns`).
     pub fn pattern_count(&self) -> usize {
@@ -127,6 +151,11 @@ impl Hub {
     /// Number of subscriptions (channels and patterns) of client `id`.
     pub fn subscriptions_of(&self, id: u64) -> usize {
         self.clients.get(&id).map_or(0, Subscriber::count)
+    }
+
+    /// Number of shard channel subscriptions of client `id`.
+    pub fn shard_subscriptions_of(&self, id: u64) -> usize {
+        self.clients.get(&id).map_or(0, |s| s.shard.len())
     }
 
     /// Drops client `id` from every channel and pattern.
@@ -140,15 +169,13 @@ impl Hub {
         for p in sub.patterns.seq.keys() {
             self.unlink_pattern(id, p);
         }
+        for ch in sub.shard.seq.keys() {
+            unlink(&mut self.shard_channels, id, ch);
+        }
     }
 
     fn unlink_channel(&mut self, id: u64, ch: &[u8]) {
-        if let Some(ids) = self.channels.get_mut(ch) {
-            ids.retain(|c| *c != id);
-            if ids.is_empty() {
-                self.channels.remove(ch);
-            }
-        }
+        unlink(&mut self.channels, id, ch);
     }
 
     fn unlink_pattern(&mut self, id: u64, pattern: &[u8]) {
@@ -161,6 +188,17 @@ impl Hub {
     }
 }
 
+/// Removes `id` from the subscribers of `ch` in `map`, and the entry once
+/// it has none.
+fn unlink(map: &mut HashMap<Vec<u8>, Vec<u64>>, id: u64, ch: &[u8]) {
+    if let Some(ids) = map.get_mut(ch) {
+        ids.retain(|c| *c != id);
+        if ids.is_empty() {
+            map.remove(ch);
+        }
+    }
+}
+
 /// One client's subscriptions, as the session sees them.
 #[derive(Debug, Default)]
 pub struct SessionSubs {
@@ -168,6 +206,8 @@ pub struct SessionSubs {
     pub channels: usize,
     /// Patterns subscribed.
     pub patterns: usize,
+    /// Shard channels subscribed.
+    pub shard: usize,
     /// Reports the session to the engine's graveyard if it is dropped while
     /// subscribed.
     guard: Option<DropGuard>,
@@ -178,7 +218,7 @@ impl SessionSubs {
     /// `CLIENT_PUBSUB`): a RESP2 client is then in subscribe mode.
     #[inline]
     pub fn active(&self) -> bool {
-        self.channels + self.patterns > 0
+        self.channels + self.patterns + self.shard > 0
     }
 }
 
@@ -191,14 +231,13 @@ pub fn resp2_subscribed(session: &Session) -> bool {
 /// Copies the hub's counts for `session` into `session.subs` and keeps the
 /// drop guard armed while it has subscriptions.
 fn sync_session(st: &mut State, session: &mut Session) {
-    let (c, p) = st
-        .pubsub
-        .clients
-        .get(&session.id)
-        .map_or((0, 0), |s| (s.channels.len(), s.patterns.len()));
+    let (c, p, sh) = st.pubsub.clients.get(&session.id).map_or((0, 0, 0), |s| {
+        (s.channels.len(), s.patterns.len(), s.shard.len())
+    });
     session.subs.channels = c;
     session.subs.patterns = p;
-    if c + p > 0 && session.subs.guard.is_none() {
+    session.subs.shard = sh;
+    if c + p + sh > 0 && session.subs.guard.is_none() {
         let yard = st.watches.graveyard().clone();
         session.subs.guard = Some(DropGuard::new(session.id, yard));
     }
@@ -216,9 +255,16 @@ fn confirmation(kind: &str, name: Option<&[u8]>, count: usize) -> Reply {
 /// list of (P)SUBSCRIBE / (P)UNSUBSCRIBE one frame per element, any other
 /// reply as one frame.
 pub fn confirmation_frames(command: &[u8], reply: Reply) -> Vec<Reply> {
-    let is_sub = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe"]
-        .iter()
-        .any(|n| command.eq_ignore_ascii_case(n.as_bytes()));
+    let is_sub = [
+        "subscribe",
+        "unsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "ssubscribe",
+        "sunsubscribe",
+    ]
+    .iter()
+    .any(|n| command.eq_ignore_ascii_case(n.as_bytes()));
     match reply {
         Reply::Array(items) if is_sub && items.iter().all(|i| matches!(i, Reply::Push(_))) => items,
         other => vec![other],
@@ -259,6 +305,7 @@ fn subscribe_generic(ctx: &mut Ctx<'_>, names: &[&[u8]], pattern: bool) -> Reply
         sink: sink.clone(),
         channels: OrderedSet::default(),
         patterns: OrderedSet::default(),
+        shard: OrderedSet::default(),
     });
     sub.sink = sink;
     let mut out = Vec::with_capacity(names.len());
@@ -332,9 +379,78 @@ fn unsubscribe_generic(ctx: &mut Ctx<'_>, names: &[&[u8]], pattern: bool) -> Rep
         }
         out.push(confirmation(kind, Some(name), hub.subscriptions_of(id)));
     }
-    if ctx.st.pubsub.subscriptions_of(id) == 0 {
-        ctx.st.pubsub.clients.remove(&id);
+    forget_if_unsubscribed(&mut ctx.st.pubsub, id);
+    sync_session(ctx.st, ctx.session);
+    Reply::Array(out)
+}
+
+/// Drops client `id` from `Hub::clients` once it has no subscription left.
+fn forget_if_unsubscribed(hub: &mut Hub, id: u64) {
+    if hub.clients.get(&id).is_some_and(|s| s.total() == 0) {
+        hub.clients.remove(&id);
     }
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]. Redis 7.0 refuses it inside
+/// MULTI as well as for a client that cannot receive pushes.
+pub fn ssubscribe(ctx: &mut Ctx<'_>, names: &[&[u8]]) -> Reply {
+    let sink = match sink_of(ctx.session, "SSUBSCRIBE") {
+        Ok(_) if ctx.session.no_block => {
+            return Reply::err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+        }
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let id = ctx.session.id;
+    let hub = &mut ctx.st.pubsub;
+    let sub = hub.clients.entry(id).or_insert_with(|| Subscriber {
+        sink: sink.clone(),
+        channels: OrderedSet::default(),
+        patterns: OrderedSet::default(),
+        shard: OrderedSet::default(),
+    });
+    sub.sink = sink;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if sub.shard.insert(name) {
+            hub.shard_channels.entry_ref(*name).or_default().push(id);
+        }
+        out.push(confirmation("ssubscribe", Some(name), sub.shard.len()));
+    }
+    sync_session(ctx.st, ctx.session);
+    Reply::Array(out)
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]: no channel means every shard channel.
+pub fn sunsubscribe(ctx: &mut Ctx<'_>, names: &[&[u8]]) -> Reply {
+    let id = ctx.session.id;
+    let hub = &mut ctx.st.pubsub;
+    let targets: Vec<Vec<u8>> = if names.is_empty() {
+        hub.clients
+            .get(&id)
+            .map_or_else(Vec::new, |s| s.shard.ordered())
+    } else {
+        names.iter().map(|n| n.to_vec()).collect()
+    };
+    let mut out = Vec::with_capacity(targets.len().max(1));
+    if targets.is_empty() {
+        out.push(confirmation("sunsubscribe", None, 0));
+    }
+    for name in &targets {
+        if hub
+            .clients
+            .get_mut(&id)
+            .is_some_and(|s| s.shard.remove(name))
+        {
+            unlink(&mut hub.shard_channels, id, name);
+        }
+        out.push(confirmation(
+            "sunsubscribe",
+            Some(name),
+            hub.shard_subscriptions_of(id),
+        ));
+    }
+    forget_if_unsubscribed(hub, id);
     sync_session(ctx.st, ctx.session);
     Reply::Array(out)
 }
@@ -345,6 +461,7 @@ pub fn unsubscribe_everything(st: &mut State, session: &mut Session) {
     st.pubsub.remove_client(session.id);
     session.subs.channels = 0;
     session.subs.patterns = 0;
+    session.subs.shard = 0;
     if let Some(g) = session.subs.guard.take() {
         g.disarm();
     }
@@ -402,6 +519,52 @@ pub fn publish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
         hub.remove_client(id);
     }
     receivers
+}
+
+/// SPUBLISH: publishes `message` on shard channel `channel` to its
+/// subscribers as `["smessage", channel, message]` (patterns never match a
+/// shard channel); returns how many accepted it. Subscribers whose sink is
+/// gone are dropped.
+pub fn spublish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
+    let hub = &mut st.pubsub;
+    let Some(ids) = hub.shard_channels.get(channel) else {
+        return 0;
+    };
+    let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(Arc::new(b.to_vec())));
+    let (kind, chan, msg) = (shared(b"smessage"), shared(channel), shared(message));
+    let mut receivers = 0;
+    let mut dead = Vec::new();
+    for id in ids {
+        let Some(sub) = hub.clients.get(id) else {
+            continue;
+        };
+        let push = Reply::Push(vec![kind.clone(), chan.clone(), msg.clone()]);
+        if sub.sink.send(Outgoing::Push(push)) {
+            receivers += 1;
+        } else {
+            dead.push(*id);
+        }
+    }
+    for id in dead {
+        hub.remove_client(id);
+    }
+    receivers
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]: active shard channels matching
+/// `pattern`.
+pub fn shard_channels_matching(st: &State, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+    st.pubsub
+        .shard_channels
+        .keys()
+        .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+        .cloned()
+        .collect()
+}
+
+/// PUBSUB SHARDNUMSUB: subscribers of shard channel `channel`.
+pub fn shard_numsub(st: &State, channel: &[u8]) -> usize {
+    st.pubsub.shard_channels.get(channel).map_or(0, Vec::len)
 }
 
 /// PUBSUB CHANNELS [pattern]: active channels matching `pattern`.
@@ -613,8 +776,9 @@ pub const PUBSUB_HELP: &[&str] = &[
 /// Writes the pub/sub lines of INFO's stats section, each ending in `\r\n`.
 pub fn info_lines(st: &State, out: &mut String) {
     out.push_str(&format!(
-        "pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\n",
+        "pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n",
         st.pubsub.channel_count(),
-        st.pubsub.pattern_count()
+        st.pubsub.pattern_count(),
+        st.pubsub.shard_channel_count()
     ));
 }

@@ -5,6 +5,7 @@
 //! script bridge into Lua values. Each consumer downgrades the RESP3-only
 //! shapes (maps, sets, doubles, booleans) the way Redis does for RESP2 clients.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -81,8 +82,9 @@ impl fmt::Debug for Bulk {
 /// A command's reply, RESP3-shaped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
-    /// `+OK`-style status line.
-    Status(String),
+    /// `+OK`-style status line. Borrowed for the fixed texts (`OK`,
+    /// `QUEUED`, ...), so that the common SET reply allocates nothing.
+    Status(Cow<'static, str>),
     /// `-ERR ...` error line. The text carries its own prefix (`ERR`,
     /// `WRONGTYPE`, `EXECABORT`, ...), exactly as Redis writes it.
     Error(String),
@@ -112,13 +114,14 @@ pub enum Reply {
 
 impl Reply {
     /// The `+OK` reply.
+    #[inline]
     pub fn ok() -> Reply {
-        Reply::Status("OK".into())
+        Reply::Status(Cow::Borrowed("OK"))
     }
 
     /// A status reply with the given text.
     pub fn status(s: &str) -> Reply {
-        Reply::Status(s.to_string())
+        Reply::Status(Cow::Owned(s.to_string()))
     }
 
     /// An error reply. `msg` must carry its prefix (`ERR ...`).
@@ -169,7 +172,8 @@ impl Reply {
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Reply::Bulk(b) => Some(b),
-            Reply::Status(s) | Reply::Verbatim(s) => Some(s.as_bytes()),
+            Reply::Status(s) => Some(s.as_bytes()),
+            Reply::Verbatim(s) => Some(s.as_bytes()),
             _ => None,
         }
     }

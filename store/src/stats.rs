@@ -116,7 +116,9 @@ impl CommandStats {
 }
 
 impl Stats {
-    #[inline]
+    /// The counters of `spec`: the memo hit inline (every command pays
+    /// it), the rest out of line.
+    #[inline(always)]
     fn entry(&mut self, spec: &'static CommandSpec) -> &mut CommandStats {
         let addr = spec as *const CommandSpec as usize;
         let memo = (addr / std::mem::size_of::<CommandSpec>()) % SLOT_MEMO;
@@ -124,6 +126,17 @@ impl Stats {
         if a == addr && slot < self.by_slot.len() {
             return &mut self.by_slot[slot];
         }
+        self.entry_slow(spec, addr, memo)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn entry_slow(
+        &mut self,
+        spec: &'static CommandSpec,
+        addr: usize,
+        memo: usize,
+    ) -> &mut CommandStats {
         match command::slot_of(spec) {
             Some(slot) => {
                 if slot >= self.by_slot.len() {

@@ -471,7 +471,23 @@ fn requirepass(st: &State) -> &str {
 /// Order as in Redis 7.0's `processCommand`: (unknown command and arity,
 /// checked by the caller), AUTH, OOM while queueing, subscribe mode, MULTI
 /// queueing.
+#[inline]
 pub fn intercept(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Reply> {
+    // The common case, inline: nothing to reap, authenticated, not in
+    // MULTI, not subscribed (exactly when `intercept_slow` returns None at
+    // once).
+    if ctx.session.authenticated
+        && !ctx.session.tx.multi
+        && !crate::pubsub::resp2_subscribed(ctx.session)
+        && !ctx.st.watches.graveyard.pending.load(Ordering::Relaxed)
+    {
+        return None;
+    }
+    intercept_slow(ctx, spec, argv)
+}
+
+#[inline(never)]
+fn intercept_slow(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Reply> {
     if ctx.st.watches.graveyard.pending.load(Ordering::Relaxed) {
         reap(ctx.st);
     }

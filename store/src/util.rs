@@ -45,7 +45,33 @@ pub fn arg_i64(b: &[u8]) -> Result<i64, Reply> {
 
 /// Parses a float the way Redis's `strtold`-based parsers do: no leading or
 /// trailing space, not NaN. Accepts `inf`, `+inf`, `-inf` and friends.
+///
+/// Plain integers of up to 15 digits (exact in an f64; `-0` stays negative
+/// zero, as strtod reads it) and the lowercase infinities take a fast path
+/// with no allocation; the rest goes through [`parse_f64_general`], which
+/// accepts and reads the same values.
+#[inline]
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0')) as f64;
+        return Some(if neg { -v } else { v });
+    }
+    match b {
+        b"inf" | b"+inf" => Some(f64::INFINITY),
+        b"-inf" => Some(f64::NEG_INFINITY),
+        _ => parse_f64_general(b),
+    }
+}
+
+/// The general case of [`parse_f64`]: any spelling of the infinities (case
+/// ignored), decimals and exponents through Rust's parser.
+fn parse_f64_general(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
     if s.is_empty()
         || s.starts_with(|c: char| c.is_ascii_whitespace())
@@ -53,24 +79,32 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            // Rust's parser rejects hex floats and the like, which Redis
-            // accepts through strtold; they are not worth the surprise.
-            if lower.contains("inf") || lower.contains("nan") {
-                return None;
-            }
-            s.parse::<f64>().ok()?
-        }
-    };
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if s.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    // Rust's parser rejects hex floats and the like, which Redis accepts
+    // through strtold; they are not worth the surprise. It would accept
+    // "nan" and other spellings of the infinities, which Redis refuses.
+    if contains_ic(b, b"inf") || contains_ic(b, b"nan") {
+        return None;
+    }
+    let v = s.parse::<f64>().ok()?;
     if v.is_nan() {
         None
     } else {
         Some(v)
     }
+}
+
+/// True when `needle` (lowercase) occurs in `hay`, ASCII case ignored.
+fn contains_ic(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Parses a float argument, or returns Redis's error reply.
@@ -306,6 +340,61 @@ mod tests {
             b"-",
         ] {
             assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn float_fast_path_reads_what_the_general_parser_reads() {
+        for s in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "999999999999999",
+            "-999999999999999",
+            "9999999999999999",
+            "1e3",
+            "+5",
+            "inf",
+            "+inf",
+            "-inf",
+            "INF",
+            "-Infinity",
+            "+infinity",
+            "++inf",
+            "1inf",
+            "NaN",
+            "",
+            "-",
+            " 1",
+            "1 ",
+            "nan",
+            "1.5",
+        ] {
+            assert_eq!(
+                parse_f64(s.as_bytes()).map(f64::to_bits),
+                parse_f64_general(s.as_bytes()).map(f64::to_bits),
+                "{s:?}"
+            );
+        }
+        assert_eq!(parse_f64(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(
+            parse_f64(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_f64(b"1inf"), None);
+    }
+
+    proptest::proptest! {
+        /// The fast path accepts and reads exactly what the general parser
+        /// does (sign of zero included).
+        #[test]
+        fn float_fast_path_matches(s in "[-+]?[0-9]{0,18}(\\.[0-9]{0,3})?|[-+]?inf|\\PC{0,6}") {
+            proptest::prop_assert_eq!(
+                parse_f64(s.as_bytes()).map(f64::to_bits),
+                parse_f64_general(s.as_bytes()).map(f64::to_bits)
+            );
         }
     }
 

@@ -88,6 +88,9 @@ fn allkeys_random_stays_under_the_limit() {
 #[test]
 fn allkeys_lru_keeps_recently_used_keys() {
     let e = Engine::new();
+    // Exact idle time below: only fast_forward moves a frozen clock (the
+    // coarse clock behind LRU stamps could lag a second boundary otherwise).
+    e.clock.freeze(true);
     let mut s = e.session();
     fill(&e, &mut s, "k", 400);
     let limit = used(&e);
@@ -122,6 +125,13 @@ fn allkeys_lfu_keeps_frequently_used_keys() {
             &mut s,
             &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]
         ),
+        Reply::ok()
+    );
+    // Factor 0 makes every access count (p = 1 / (0 * c + 1)), so the
+    // counters below are deterministic; the default 10 left a 6% chance
+    // that 29 hits at p = 1/11 never raised k0 past 6.
+    assert_eq!(
+        run(&e, &mut s, &["CONFIG", "SET", "lfu-log-factor", "0"]),
         Reply::ok()
     );
     fill(&e, &mut s, "k", 400);

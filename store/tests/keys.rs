@@ -536,5 +536,14 @@ fn getkeys_positions_for_keys_family() {
             &["COMMAND", "GETKEYS", "COPY", "a", "b", "REPLACE"]
         ),
         bulks(&["a", "b"])
-    );
+    ); // Shard channels are not keys (Redis 7.0.15's reply).
+    for argv in [
+        &["COMMAND", "GETKEYS", "SPUBLISH", "ch", "msg"][..],
+        &["COMMAND", "GETKEYS", "SSUBSCRIBE", "a", "b"][..],
+    ] {
+        assert_eq!(
+            run(&e, &mut s, argv),
+            Reply::err("ERR The command has no key arguments")
+        );
+    }
 }

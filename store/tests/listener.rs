@@ -536,6 +536,28 @@ fn pubsub_over_the_wire_resp2() {
         &mut sub,
         "*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npa\r\n$1\r\nm\r\n",
     );
+    // CLIENT LIST mirrors the subscriber's counts and pub/sub type.
+    publ.write_all(b"CLIENT LIST TYPE pubsub\r\n").unwrap();
+    let listed = read_bulk(&mut publ);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains(" flags=P ") && listed.contains(" sub=2 psub=1 ssub=0 multi=-1 "),
+        "{listed}"
+    );
+    let mut tx = connect(port);
+    exchange(
+        &mut tx,
+        "MULTI\r\nPING\r\nPING\r\n",
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n",
+    );
+    publ.write_all(b"CLIENT LIST TYPE normal\r\n").unwrap();
+    let listed = read_bulk(&mut publ);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.contains(" flags=x ") && listed.contains(" multi=2 "),
+        "{listed}"
+    );
+    exchange(&mut tx, "DISCARD\r\n", "+OK\r\n");
     // PING in subscribe mode.
     exchange(&mut sub, "PING\r\n", "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     exchange(&mut sub, "PING x\r\n", "*2\r\n$4\r\npong\r\n$1\r\nx\r\n");
@@ -674,4 +696,177 @@ fn redis_cli_subscribes() {
     let _ = child.wait();
     assert_eq!(text, "subscribe\nnews\n1\nmessage\nnews\nflash\n");
     wait_for(&e, |st| st.pubsub.subscribers() == 0);
+}
+
+#[test]
+fn a_push_to_oneself_precedes_the_reply_that_caused_it() {
+    // As redis-server 7.0.15: the message is queued during PUBLISH, before
+    // PUBLISH's own reply.
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    s.write_all(b"HELLO 3\r\n").unwrap();
+    while read_line(&mut s) != "*0\r\n" {}
+    exchange(
+        &mut s,
+        "SUBSCRIBE c\r\nPUBLISH c m\r\nPING\r\n",
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n:1\r\n+PONG\r\n",
+    );
+}
+
+#[test]
+fn pushes_from_other_threads_interleave_whole_frames_with_pipelined_replies() {
+    let (e, _l, port) = start();
+    let mut sub = connect(port);
+    sub.write_all(b"HELLO 3\r\n").unwrap();
+    while read_line(&mut sub) != "*0\r\n" {}
+    exchange(
+        &mut sub,
+        "SUBSCRIBE c\r\n",
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+    );
+    // An embedded session (as the NIF's) publishes from its own thread
+    // while the subscriber's pipelines run on the listener's.
+    const MSGS: usize = 2000;
+    const PINGS: usize = 2000;
+    let publisher = {
+        let e = e.clone();
+        std::thread::spawn(move || {
+            let mut s = e.session();
+            for i in 0..MSGS {
+                let payload = format!("m{i}");
+                let r = e.execute(&mut s, &[b"PUBLISH", b"c", payload.as_bytes()]);
+                assert_eq!(r, ferrite_store::reply::Reply::Int(1));
+            }
+        })
+    };
+    let writer = {
+        let mut w = sub.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..PINGS / 100 {
+                w.write_all("PING\r\n".repeat(100).as_bytes()).unwrap();
+            }
+        })
+    };
+    let (mut pongs, mut msgs) = (0, 0);
+    while pongs < PINGS || msgs < MSGS {
+        let line = read_line(&mut sub);
+        if line == "+PONG\r\n" {
+            pongs += 1;
+        } else {
+            assert_eq!(line, ">3\r\n");
+            assert_eq!(read_bulk(&mut sub), "message");
+            assert_eq!(read_bulk(&mut sub), "c");
+            // Messages arrive in publishing order.
+            assert_eq!(read_bulk(&mut sub), format!("m{msgs}"));
+            msgs += 1;
+        }
+    }
+    publisher.join().unwrap();
+    writer.join().unwrap();
+}
+
+#[test]
+fn many_connections_pipeline_at_once() {
+    let (e, l, port) = start();
+    const CONNS: usize = 120;
+    const ROUNDS: usize = 20;
+    let mut socks: Vec<TcpStream> = (0..CONNS).map(|_| connect(port)).collect();
+    for _ in 0..ROUNDS {
+        // Every connection sends its pipeline before any reply is read.
+        for (i, s) in socks.iter_mut().enumerate() {
+            let req = format!("INCR total\r\nRPUSH l{i} x\r\nLLEN l{i}\r\n").repeat(8);
+            s.write_all(req.as_bytes()).unwrap();
+        }
+        for s in socks.iter_mut() {
+            for _ in 0..8 {
+                let total = read_line(s);
+                assert!(total.starts_with(':'), "{total:?}");
+                let pushed = read_line(s);
+                assert_eq!(read_line(s), pushed, "RPUSH and LLEN agree, in order");
+            }
+        }
+    }
+    assert_eq!(l.connections(), CONNS);
+    let mut s = e.session();
+    let n = (CONNS * ROUNDS * 8) as i64;
+    assert_eq!(
+        e.execute(&mut s, &[b"GET", b"total"]),
+        ferrite_store::reply::Reply::bulk(n.to_string().as_bytes())
+    );
+    drop(socks);
+    wait_for(&e, |st| st.clients.is_empty());
+}
+
+#[test]
+fn a_blocked_pipeline_resumes_after_a_timeout_and_a_kill_from_another_thread() {
+    let (e, _l, port) = start();
+    let mut s = connect(port);
+    // The timer thread times the BLPOP out; the PING behind it follows.
+    exchange(&mut s, "BLPOP q 0.05\r\nPING\r\n", "*-1\r\n+PONG\r\n");
+    // CLIENT KILL from an embedded session (another thread) closes a
+    // blocked connection.
+    s.write_all(b"CLIENT ID\r\n").unwrap();
+    let id = read_line(&mut s)[1..].trim_end().to_string();
+    s.write_all(b"BLPOP q 0\r\nPING\r\n").unwrap();
+    wait_for(&e, |st| st.blocking.blocked_clients() == 1);
+    let mut other = e.session();
+    let r = e.execute(&mut other, &[b"CLIENT", b"KILL", b"ID", id.as_bytes()]);
+    assert_eq!(r, ferrite_store::reply::Reply::Int(1));
+    assert_eq!(read_to_close(&mut s), b"");
+    wait_for(&e, |st| {
+        st.blocking.blocked_clients() == 0 && st.clients.is_empty()
+    });
+}
+
+#[test]
+fn a_subscriber_that_never_reads_is_closed_at_the_hard_limit() {
+    let (e, _l, port) = start();
+    let mut sub = connect(port);
+    exchange(
+        &mut sub,
+        "SUBSCRIBE c\r\n",
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+    );
+    let mut publ = connect(port);
+    let big = "x".repeat(1 << 20);
+    let publish = format!(
+        "*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n${}\r\n{big}\r\n",
+        big.len()
+    );
+    // 64 MiB of messages: more than the socket buffers plus the 32 MiB
+    // limit. The publisher is never held up.
+    let t0 = Instant::now();
+    let mut receivers = Vec::new();
+    for _ in 0..64 {
+        publ.write_all(publish.as_bytes()).unwrap();
+        receivers.push(read_line(&mut publ));
+    }
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    assert_eq!(receivers[0], ":1\r\n");
+    assert_eq!(receivers.last().unwrap(), ":0\r\n", "dropped at the limit");
+    wait_for(&e, |st| {
+        st.pubsub.subscribers() == 0 && st.clients.len() == 1
+    });
+    exchange(&mut publ, "PING\r\n", "+PONG\r\n");
+}
+
+#[test]
+fn a_slow_reader_past_the_high_water_mark_still_gets_everything() {
+    // More output than the listener queues before it stops running a
+    // client's commands (64 MiB): it must resume once the client reads.
+    let (_e, _l, port) = start();
+    let mut s = connect(port);
+    let big = "y".repeat(1 << 20);
+    exchange(
+        &mut s,
+        &format!("*3\r\n$3\r\nSET\r\n$1\r\nb\r\n${}\r\n{big}\r\n", big.len()),
+        "+OK\r\n",
+    );
+    s.write_all("GET b\r\n".repeat(100).as_bytes()).unwrap();
+    s.write_all(b"PING\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let one = (1 << 20) + "$1048576\r\n\r\n".len();
+    let got = read_n(&mut s, 100 * one + 7);
+    assert_eq!(got.len(), 100 * one + 7);
+    assert!(got.ends_with(b"y\r\n+PONG\r\n"));
 }

@@ -612,3 +612,193 @@ fn confirmation_frames_split_only_subscribe_replies() {
 
 #[allow(dead_code)]
 fn _assert_sink_object_safe(_: &dyn Sink) {}
+
+// ---------------------------------------------------------------------------
+// Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH), shapes and counts
+// checked against redis-server 7.0.15.
+
+fn smessage(ch: &str, msg: &str) -> Outgoing {
+    Outgoing::Push(Reply::Push(vec![b("smessage"), b(ch), b(msg)]))
+}
+
+#[test]
+fn ssubscribe_spublish_shapes_and_counts() {
+    let e = Engine::new();
+    let (mut s, rx, _) = subscriber(&e);
+    let mut p = e.session();
+    assert_eq!(
+        run(&e, &mut s, &["SSUBSCRIBE", "c1", "c2", "c1"]),
+        Reply::Array(vec![
+            conf("ssubscribe", Some("c1"), 1),
+            conf("ssubscribe", Some("c2"), 2),
+            conf("ssubscribe", Some("c1"), 2),
+        ])
+    );
+    // The other kinds count channels plus patterns only.
+    assert_eq!(
+        run(&e, &mut s, &["SUBSCRIBE", "n1"]),
+        Reply::Array(vec![conf("subscribe", Some("n1"), 1)])
+    );
+    assert_eq!(
+        run(&e, &mut s, &["PSUBSCRIBE", "*"]),
+        Reply::Array(vec![conf("psubscribe", Some("*"), 2)])
+    );
+    assert_eq!(run(&e, &mut p, &["SPUBLISH", "c1", "hello"]), Reply::Int(1));
+    // Shard channels and channels are separate namespaces; patterns never
+    // match a shard channel.
+    assert_eq!(run(&e, &mut p, &["SPUBLISH", "n1", "x"]), Reply::Int(0));
+    assert_eq!(run(&e, &mut p, &["SPUBLISH", "zz", "x"]), Reply::Int(0));
+    assert_eq!(drain(&rx), vec![smessage("c1", "hello")]);
+    assert_eq!(run(&e, &mut p, &["PUBLISH", "c2", "y"]), Reply::Int(1));
+    assert_eq!(drain(&rx), vec![pmessage("*", "c2", "y")]);
+    assert_eq!(
+        run(&e, &mut s, &["SUNSUBSCRIBE", "c1", "zz"]),
+        Reply::Array(vec![
+            conf("sunsubscribe", Some("c1"), 1),
+            conf("sunsubscribe", Some("zz"), 1),
+        ])
+    );
+    assert_eq!(run(&e, &mut p, &["SPUBLISH", "c1", "gone"]), Reply::Int(0));
+    assert_eq!(
+        run(&e, &mut s, &["SUNSUBSCRIBE"]),
+        Reply::Array(vec![conf("sunsubscribe", Some("c2"), 0)])
+    );
+    assert_eq!(
+        run(&e, &mut s, &["SUNSUBSCRIBE"]),
+        Reply::Array(vec![conf("sunsubscribe", None, 0)])
+    );
+    assert!(drain(&rx).is_empty());
+    // Still subscribed to n1 and *.
+    assert_eq!(run(&e, &mut p, &["PUBLISH", "n1", "z"]), Reply::Int(2));
+}
+
+#[test]
+fn shard_subscriptions_keep_resp2_subscribe_mode() {
+    let e = Engine::new();
+    let (mut s, _rx, _) = subscriber(&e);
+    run(&e, &mut s, &["SSUBSCRIBE", "q"]);
+    let refused = Reply::err("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+    assert_eq!(run(&e, &mut s, &["GET", "x"]), refused);
+    assert_eq!(
+        run(&e, &mut s, &["PING"]),
+        Reply::Array(vec![b("pong"), b("")])
+    );
+    // UNSUBSCRIBE of nothing reports the non-shard count (0) and leaves
+    // the client in subscribe mode.
+    assert_eq!(
+        run(&e, &mut s, &["UNSUBSCRIBE"]),
+        Reply::Array(vec![conf("unsubscribe", None, 0)])
+    );
+    assert_eq!(run(&e, &mut s, &["GET", "x"]), refused);
+    run(&e, &mut s, &["SUNSUBSCRIBE"]);
+    assert_eq!(run(&e, &mut s, &["GET", "x"]), Reply::Nil);
+    assert_eq!(e.lock().pubsub.subscribers(), 0);
+}
+
+#[test]
+fn ssubscribe_refused_without_sink_and_inside_multi() {
+    let e = Engine::new();
+    let mut plain = e.session();
+    let denied = Reply::err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    assert_eq!(run(&e, &mut plain, &["SSUBSCRIBE", "x"]), denied);
+    let (mut s, _rx, _) = subscriber(&e);
+    run(&e, &mut s, &["MULTI"]);
+    assert_eq!(
+        run(&e, &mut s, &["SPUBLISH", "x", "m"]),
+        Reply::status("QUEUED")
+    );
+    assert_eq!(
+        run(&e, &mut s, &["SSUBSCRIBE", "x"]),
+        Reply::status("QUEUED")
+    );
+    assert_eq!(
+        run(&e, &mut s, &["EXEC"]),
+        Reply::Array(vec![Reply::Int(0), denied])
+    );
+    assert!(!s.subs.active());
+    for (args, name) in [
+        (&["SPUBLISH", "x"][..], "spublish"),
+        (&["SSUBSCRIBE"], "ssubscribe"),
+    ] {
+        assert_eq!(
+            run(&e, &mut plain, args),
+            Reply::err(format!(
+                "ERR wrong number of arguments for '{name}' command"
+            ))
+        );
+    }
+    // SUNSUBSCRIBE of something never subscribed is fine for anyone.
+    assert_eq!(
+        run(&e, &mut plain, &["SUNSUBSCRIBE", "x"]),
+        Reply::Array(vec![conf("sunsubscribe", Some("x"), 0)])
+    );
+}
+
+#[test]
+fn shard_introspection_and_cleanup() {
+    let e = Engine::new();
+    let (mut s1, _r1, sink1) = subscriber(&e);
+    let (mut s2, rx2, _) = subscriber(&e);
+    let mut q = e.session();
+    run(&e, &mut s1, &["SSUBSCRIBE", "c1", "c2"]);
+    run(&e, &mut s2, &["SSUBSCRIBE", "c1"]);
+    run(&e, &mut s2, &["SUBSCRIBE", "plain"]);
+    let Reply::Array(mut chans) = run(&e, &mut q, &["PUBSUB", "SHARDCHANNELS"]) else {
+        panic!()
+    };
+    chans.sort_by(|a, b| a.as_bytes().cmp(&b.as_bytes()));
+    assert_eq!(chans, vec![b("c1"), b("c2")]);
+    assert_eq!(
+        run(&e, &mut q, &["PUBSUB", "SHARDCHANNELS", "c1*"]),
+        Reply::Array(vec![b("c1")])
+    );
+    assert_eq!(
+        run(&e, &mut q, &["PUBSUB", "SHARDNUMSUB", "c1", "c2", "zz"]),
+        Reply::Array(vec![
+            b("c1"),
+            Reply::Int(2),
+            b("c2"),
+            Reply::Int(1),
+            b("zz"),
+            Reply::Int(0)
+        ])
+    );
+    assert_eq!(
+        run(&e, &mut q, &["PUBSUB", "CHANNELS"]),
+        Reply::Array(vec![b("plain")])
+    );
+    assert_eq!(
+        run(&e, &mut q, &["PUBSUB", "NUMSUB", "c1"]),
+        Reply::Array(vec![b("c1"), Reply::Int(0)])
+    );
+    let info = run(&e, &mut q, &["INFO", "stats"]);
+    let info = String::from_utf8_lossy(info.as_bytes().expect("bulk")).into_owned();
+    assert!(info.contains("pubsubshard_channels:2\r\n"), "{info}");
+    // A dead subscriber is dropped during SPUBLISH, with its channels.
+    sink1.alive.store(false, Ordering::Release);
+    assert_eq!(run(&e, &mut q, &["SPUBLISH", "c1", "m"]), Reply::Int(1));
+    assert_eq!(drain(&rx2), vec![smessage("c1", "m")]);
+    assert_eq!(
+        run(&e, &mut q, &["PUBSUB", "SHARDNUMSUB", "c2"]),
+        Reply::Array(vec![b("c2"), Reply::Int(0)])
+    );
+    // RESET drops shard subscriptions too.
+    run(&e, &mut s2, &["RESET"]);
+    assert!(!s2.subs.active());
+    let st = e.lock();
+    assert_eq!(st.pubsub.shard_channel_count(), 0);
+    assert_eq!(st.pubsub.subscribers(), 0);
+    drop(st);
+    let _ = &mut s1;
+}
+
+#[test]
+fn resp3_shard_subscriber_runs_any_command() {
+    let e = Engine::new();
+    let (mut s, rx, _) = subscriber(&e);
+    s.resp = 3;
+    run(&e, &mut s, &["SSUBSCRIBE", "r"]);
+    assert_eq!(run(&e, &mut s, &["GET", "x"]), Reply::Nil);
+    assert_eq!(run(&e, &mut s, &["SPUBLISH", "r", "me"]), Reply::Int(1));
+    assert_eq!(drain(&rx), vec![smessage("r", "me")]);
+}

@@ -14,7 +14,7 @@ fn line_text() -> impl Strategy<Value = String> {
 
 fn scalar() -> impl Strategy<Value = Reply> {
     prop_oneof![
-        line_text().prop_map(Reply::Status),
+        line_text().prop_map(|s| Reply::Status(s.into())),
         line_text().prop_map(|s| Reply::Error(format!("ERR {s}"))),
         any::<i64>().prop_map(Reply::Int),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Reply::bulk_vec),

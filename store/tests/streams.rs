@@ -454,3 +454,54 @@ fn replay_of_the_log_rebuilds_the_same_state() {
     drop(e);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// XSETID is a write like any other: it reaches the log, and a replay
+/// restores the last id, entries-added and max-deleted id it set.
+#[test]
+fn xsetid_is_logged_and_replayed() {
+    use ferrite_store::persist::{AppendFsync, PersistOptions};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "ferrite-xsetid-replay-{}-{nanos}",
+        std::process::id()
+    ));
+    let open = || {
+        Engine::open(
+            &dir,
+            PersistOptions {
+                appendfsync: AppendFsync::Always,
+                ..Default::default()
+            },
+        )
+        .expect("open")
+    };
+    let e = open();
+    let mut s = e.session();
+    exec(&e, &mut s, "XADD s 5-0 a 1");
+    assert_eq!(
+        q(&e, &mut s, "XSETID s 9-3 ENTRIESADDED 40 MAXDELETEDID 7-0"),
+        "+OK"
+    );
+    // A refused XSETID changes nothing and is not logged.
+    assert_eq!(
+        q(&e, &mut s, "XSETID s 4-0"),
+        "-ERR The ID specified in XSETID is smaller than the target stream top item"
+    );
+    let info = q(&e, &mut s, "XINFO STREAM s");
+    assert!(info.contains(r#""last-generated-id","9-3""#), "{info}");
+    assert!(info.contains(r#""entries-added",:40"#), "{info}");
+    assert!(info.contains(r#""max-deleted-entry-id","7-0""#), "{info}");
+    assert_eq!(q(&e, &mut s, "XADD s 9-* a 2"), r#""9-4""#);
+    let before = q(&e, &mut s, "XINFO STREAM s");
+    e.close();
+    drop(e);
+    let e = open();
+    let mut s = e.session();
+    assert_eq!(q(&e, &mut s, "XINFO STREAM s"), before);
+    e.close();
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}

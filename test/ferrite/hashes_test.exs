@@ -114,4 +114,74 @@ defmodule Ferrite.HashesTest do
       assert Ferrite.hget(c, "h", "big") == {:ok, "9223372036854775807"}
     end
   end
+
+  describe "hsetnx/hincrbyfloat/hstrlen/hrandfield/hscan" do
+    test "hsetnx sets only new fields", %{c: c} do
+      assert Ferrite.hsetnx(c, "h", "f", "1") == {:ok, 1}
+      assert Ferrite.hsetnx(c, "h", "f", "2") == {:ok, 0}
+      assert Ferrite.hget(c, "h", "f") == {:ok, "1"}
+      assert Ferrite.hsetnx(c, "str", "f", "1") == err(@wrongtype)
+    end
+
+    test "hincrbyfloat returns floats", %{c: c} do
+      assert Ferrite.hincrbyfloat(c, "h", "f", 10.5) == {:ok, 10.5}
+      assert Ferrite.hincrbyfloat(c, "h", "f", "0.1") == {:ok, 10.6}
+      assert Ferrite.hincrbyfloat(c, "h", "f", -5) == {:ok, 5.6}
+      assert Ferrite.hget(c, "h", "f") == {:ok, "5.6"}
+      :ok = Ferrite.hset(c, "h", "s", "abc")
+
+      assert Ferrite.hincrbyfloat(c, "h", "s", 1) ==
+               err("ERR hash value is not a float")
+
+      assert Ferrite.hincrbyfloat(c, "h", "f", "x") ==
+               err("ERR value is not a valid float")
+
+      assert Ferrite.hincrbyfloat(c, "str", "f", 1) == err(@wrongtype)
+    end
+
+    test "hstrlen", %{c: c} do
+      :ok = Ferrite.hset(c, "h", %{"f" => "hello", "n" => 12345})
+      assert Ferrite.hstrlen(c, "h", "f") == {:ok, 5}
+      assert Ferrite.hstrlen(c, "h", "n") == {:ok, 5}
+      assert Ferrite.hstrlen(c, "h", "zz") == {:ok, 0}
+      assert Ferrite.hstrlen(c, "nosuch", "f") == {:ok, 0}
+      assert Ferrite.hstrlen(c, "str", "f") == err(@wrongtype)
+    end
+
+    test "hrandfield with and without count and values", %{c: c} do
+      assert Ferrite.hrandfield(c, "h") == {:ok, nil}
+      assert Ferrite.hrandfield(c, "h", 3) == {:ok, []}
+      fields = %{"a" => "1", "b" => "2", "c" => "3"}
+      :ok = Ferrite.hset(c, "h", fields)
+      {:ok, f} = Ferrite.hrandfield(c, "h")
+      assert Map.has_key?(fields, f)
+      {:ok, fs} = Ferrite.hrandfield(c, "h", 10)
+      assert Enum.sort(fs) == ["a", "b", "c"]
+      {:ok, fs} = Ferrite.hrandfield(c, "h", -5)
+      assert length(fs) == 5 and Enum.all?(fs, &Map.has_key?(fields, &1))
+      {:ok, pairs} = Ferrite.hrandfield(c, "h", 2, withvalues: true)
+      assert length(pairs) == 2
+      assert Enum.all?(pairs, fn {k, v} -> fields[k] == v end)
+      {:ok, pairs} = Ferrite.hrandfield(c, "h", -4, withvalues: true)
+      assert length(pairs) == 4
+      assert Enum.all?(pairs, fn {k, v} -> fields[k] == v end)
+      assert Ferrite.hrandfield(c, "str") == err(@wrongtype)
+    end
+
+    test "hscan walks every field", %{c: c} do
+      fields = Map.new(1..50, &{"f#{&1}", "v#{&1}"})
+      :ok = Ferrite.hset(c, "h", fields)
+      assert scan_all(c, "h", 0, [count: 7], []) |> Map.new() == fields
+      {:ok, {_, matched}} = Ferrite.hscan(c, "h", 0, match: "f1?", count: 1000)
+      assert Enum.sort(matched) == Enum.sort(for i <- 10..19, do: {"f#{i}", "v#{i}"})
+      assert Ferrite.hscan(c, "nosuch", 0) == {:ok, {0, []}}
+      assert Ferrite.hscan(c, "str", 0) == err(@wrongtype)
+      assert Ferrite.hscan(c, "h", "x") == err("ERR invalid cursor")
+    end
+  end
+
+  defp scan_all(c, key, cursor, opts, acc) do
+    {:ok, {next, items}} = Ferrite.hscan(c, key, cursor, opts)
+    if next == 0, do: acc ++ items, else: scan_all(c, key, next, opts, acc ++ items)
+  end
 end

@@ -169,4 +169,83 @@ defmodule Ferrite.ListsTest do
       assert Ferrite.lrange(c, "l", 0, -1) == {:ok, ["a"]}
     end
   end
+
+  describe "lset/linsert/lrem/lpos/rpoplpush/lpushx/rpushx" do
+    test "lset replaces by index, errors for a missing key or bad index", %{c: c} do
+      {:ok, 3} = Ferrite.rpush(c, "l", ["a", "b", "c"])
+      assert Ferrite.lset(c, "l", 1, "B") == :ok
+      assert Ferrite.lset(c, "l", -1, "C") == :ok
+      assert Ferrite.lrange(c, "l", 0, -1) == {:ok, ["a", "B", "C"]}
+      assert Ferrite.lset(c, "l", 3, "x") == err("ERR index out of range")
+      assert Ferrite.lset(c, "nosuch", 0, "x") == err("ERR no such key")
+      assert Ferrite.lset(c, "str", 0, "x") == err(@wrongtype)
+      assert Ferrite.lset(c, "l", "x", "x") == err(@not_int)
+    end
+
+    test "linsert before and after a pivot", %{c: c} do
+      {:ok, 2} = Ferrite.rpush(c, "l", ["a", "c"])
+      assert Ferrite.linsert(c, "l", :before, "c", "b") == {:ok, 3}
+      assert Ferrite.linsert(c, "l", :after, "c", "d") == {:ok, 4}
+      assert Ferrite.lrange(c, "l", 0, -1) == {:ok, ["a", "b", "c", "d"]}
+      assert Ferrite.linsert(c, "l", :after, "zz", "x") == {:ok, -1}
+      assert Ferrite.linsert(c, "nosuch", :before, "a", "x") == {:ok, 0}
+      assert Ferrite.exists(c, "nosuch") == {:ok, 0}
+      assert Ferrite.linsert(c, "str", :before, "a", "x") == err(@wrongtype)
+    end
+
+    test "lrem from the head, the tail, or all", %{c: c} do
+      {:ok, 6} = Ferrite.rpush(c, "l", ["x", "a", "x", "b", "x", "x"])
+      assert Ferrite.lrem(c, "l", 1, "x") == {:ok, 1}
+      assert Ferrite.lrem(c, "l", -2, "x") == {:ok, 2}
+      assert Ferrite.lrange(c, "l", 0, -1) == {:ok, ["a", "x", "b"]}
+      assert Ferrite.lrem(c, "l", 0, "zz") == {:ok, 0}
+      assert Ferrite.lrem(c, "l", 0, "x") == {:ok, 1}
+      assert Ferrite.lrem(c, "nosuch", 0, "x") == {:ok, 0}
+      assert Ferrite.lrem(c, "str", 0, "x") == err(@wrongtype)
+    end
+
+    test "lpos with rank, count and maxlen", %{c: c} do
+      {:ok, 6} = Ferrite.rpush(c, "l", ["a", "b", "c", "b", "d", "b"])
+      assert Ferrite.lpos(c, "l", "b") == {:ok, 1}
+      assert Ferrite.lpos(c, "l", "zz") == {:ok, nil}
+      assert Ferrite.lpos(c, "l", "b", rank: 2) == {:ok, 3}
+      assert Ferrite.lpos(c, "l", "b", rank: -1) == {:ok, 5}
+      assert Ferrite.lpos(c, "l", "b", count: 0) == {:ok, [1, 3, 5]}
+      assert Ferrite.lpos(c, "l", "b", count: 2, rank: -1) == {:ok, [5, 3]}
+      assert Ferrite.lpos(c, "l", "b", count: 0, maxlen: 4) == {:ok, [1, 3]}
+      assert Ferrite.lpos(c, "l", "zz", count: 1) == {:ok, []}
+      assert Ferrite.lpos(c, "nosuch", "b") == {:ok, nil}
+
+      assert Ferrite.lpos(c, "l", "b", rank: 0) ==
+               err(
+                 "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+               )
+
+      assert Ferrite.lpos(c, "l", "b", count: -1) == err("ERR COUNT can't be negative")
+      assert Ferrite.lpos(c, "l", "b", maxlen: -1) == err("ERR MAXLEN can't be negative")
+      assert Ferrite.lpos(c, "str", "b") == err(@wrongtype)
+    end
+
+    test "rpoplpush moves the tail to the head", %{c: c} do
+      {:ok, 2} = Ferrite.rpush(c, "src", ["a", "b"])
+      assert Ferrite.rpoplpush(c, "src", "dst") == {:ok, "b"}
+      assert Ferrite.rpoplpush(c, "src", "src") == {:ok, "a"}
+      assert Ferrite.rpoplpush(c, "src", "dst") == {:ok, "a"}
+      assert Ferrite.lrange(c, "dst", 0, -1) == {:ok, ["a", "b"]}
+      assert Ferrite.exists(c, "src") == {:ok, 0}
+      assert Ferrite.rpoplpush(c, "src", "dst") == {:ok, nil}
+      assert Ferrite.rpoplpush(c, "dst", "str") == err(@wrongtype)
+      assert Ferrite.lrange(c, "dst", 0, -1) == {:ok, ["a", "b"]}
+    end
+
+    test "lpushx and rpushx push only onto an existing list", %{c: c} do
+      assert Ferrite.lpushx(c, "l", "a") == {:ok, 0}
+      assert Ferrite.exists(c, "l") == {:ok, 0}
+      {:ok, 1} = Ferrite.rpush(c, "l", "m")
+      assert Ferrite.lpushx(c, "l", ["b", "a"]) == {:ok, 3}
+      assert Ferrite.rpushx(c, "l", ["y", "z"]) == {:ok, 5}
+      assert Ferrite.lrange(c, "l", 0, -1) == {:ok, ["a", "b", "m", "y", "z"]}
+      assert Ferrite.rpushx(c, "str", "a") == err(@wrongtype)
+    end
+  end
 end

@@ -132,6 +132,97 @@ defmodule Ferrite.PubSubTest do
     Enum.each(subs, &Ferrite.unsubscribe(&1, []))
   end
 
+  defmodule Shards do
+    use Ferrite.PubSub
+
+    def start_link(opts), do: Ferrite.PubSub.start_link(__MODULE__, opts)
+
+    @impl true
+    def init(opts), do: {:ok, opts, ssubscribe: ["orders", "users"], subscribe: ["orders"]}
+
+    @impl true
+    def handle_message(channel, message, opts) do
+      send(opts[:test], {:message, channel, message})
+      {:noreply, opts}
+    end
+
+    @impl true
+    def handle_smessage(channel, message, opts) do
+      send(opts[:test], {:smessage, channel, message})
+      {:noreply, opts}
+    end
+
+    @impl true
+    def handle_subscription(event, opts) do
+      send(opts[:test], {:confirmed, event})
+      {:noreply, opts}
+    end
+  end
+
+  test "sharded pub/sub: ssubscribe, spublish, sunsubscribe", %{conn: c} do
+    {:ok, sub} = Shards.start_link(conn: c, test: self())
+    assert_receive {:confirmed, {:ssubscribe, "orders", 1}}
+    assert_receive {:confirmed, {:ssubscribe, "users", 2}}
+    # Channels are counted apart from shard channels.
+    assert_receive {:confirmed, {:subscribe, "orders", 1}}
+
+    assert Ferrite.spublish(c, "orders", "o1") == {:ok, 1}
+    assert_receive {:smessage, "orders", "o1"}
+    # PUBLISH and SPUBLISH are separate namespaces.
+    assert Ferrite.publish(c, "orders", "p1") == {:ok, 1}
+    assert_receive {:message, "orders", "p1"}
+    refute_received {:smessage, "orders", "p1"}
+    assert Ferrite.spublish(c, "nobody", "x") == {:ok, 0}
+
+    assert Ferrite.command(c, ["PUBSUB", "SHARDNUMSUB", "orders", "none"]) ==
+             {:ok, ["orders", 1, "none", 0]}
+
+    {:ok, shards} = Ferrite.command(c, ["PUBSUB", "SHARDCHANNELS"])
+    assert Enum.sort(shards) == ["orders", "users"]
+    assert Ferrite.command(c, ["PUBSUB", "SHARDCHANNELS", "u*"]) == {:ok, ["users"]}
+    assert Ferrite.command(c, ["PUBSUB", "CHANNELS"]) == {:ok, ["orders"]}
+
+    assert Ferrite.PubSub.sunsubscribe(sub, ["users"]) == :ok
+    assert_receive {:confirmed, {:sunsubscribe, "users", 1}}
+    assert Ferrite.spublish(c, "users", "u1") == {:ok, 0}
+    assert Ferrite.PubSub.ssubscribe(sub, ["more"]) == :ok
+    assert_receive {:confirmed, {:ssubscribe, "more", 2}}
+    assert Ferrite.spublish(c, "more", "m1") == {:ok, 1}
+    assert_receive {:smessage, "more", "m1"}
+    assert Ferrite.PubSub.sunsubscribe(sub, []) == :ok
+    assert_receive {:confirmed, {:sunsubscribe, _, 0}}
+    assert Ferrite.spublish(c, "orders", "gone") == {:ok, 0}
+    assert Ferrite.command(c, ["PUBSUB", "SHARDCHANNELS"]) == {:ok, []}
+    # The plain subscription is untouched.
+    assert Ferrite.publish(c, "orders", "p2") == {:ok, 1}
+    assert_receive {:message, "orders", "p2"}
+    GenServer.stop(sub)
+  end
+
+  test "a callback subscriber can take shard channels too", %{conn: c} do
+    test = self()
+    {:ok, sub} = Ferrite.subscribe(c, ["plain"], &send(test, {:cb, &1}))
+    assert_receive {:cb, {:subscribe, "plain", 1}}
+    assert Ferrite.PubSub.ssubscribe(sub, ["s1"]) == :ok
+    assert_receive {:cb, {:ssubscribe, "s1", 1}}
+    assert Ferrite.spublish(c, "s1", "hi") == {:ok, 1}
+    assert_receive {:cb, {:smessage, "s1", "hi"}}
+    # Leaving the plain channels does not stop it while it has a shard one.
+    assert Ferrite.unsubscribe(sub, []) == :ok
+    assert_receive {:cb, {:unsubscribe, "plain", 0}}
+    assert Process.alive?(sub)
+    ref = Process.monitor(sub)
+    assert Ferrite.PubSub.sunsubscribe(sub, []) == :ok
+    assert_receive {:DOWN, ^ref, :process, ^sub, :normal}
+  end
+
+  test "SPUBLISH arity error", %{conn: c} do
+    assert {:error,
+            %Ferrite.ResponseError{
+              message: "ERR wrong number of arguments for 'spublish' command"
+            }} = Ferrite.command(c, ["SPUBLISH", "x"])
+  end
+
   defp wait_until(fun, tries \\ 100) do
     cond do
       fun.() -> :ok

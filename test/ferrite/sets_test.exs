@@ -141,4 +141,69 @@ defmodule Ferrite.SetsTest do
       assert Ferrite.smembers(c, "s") == {:ok, ["a"]}
     end
   end
+
+  describe "smove/smismember/s*store/sintercard/sscan" do
+    test "smove moves one member", %{c: c} do
+      {:ok, 2} = Ferrite.sadd(c, "a", ["x", "y"])
+      assert Ferrite.smove(c, "a", "b", "x") == {:ok, 1}
+      assert Ferrite.smove(c, "a", "b", "zz") == {:ok, 0}
+      assert Ferrite.smove(c, "a", "b", "y") == {:ok, 1}
+      assert Ferrite.exists(c, "a") == {:ok, 0}
+      assert sorted(Ferrite.smembers(c, "b")) == {:ok, ["x", "y"]}
+      :ok = Ferrite.set(c, "str", "v")
+      assert Ferrite.smove(c, "b", "str", "x") == err(@wrongtype)
+      assert Ferrite.smove(c, "str", "b", "x") == err(@wrongtype)
+    end
+
+    test "smismember answers with booleans in order", %{c: c} do
+      {:ok, 2} = Ferrite.sadd(c, "s", ["a", "b"])
+      assert Ferrite.smismember(c, "s", ["a", "zz", "b"]) == {:ok, [true, false, true]}
+      assert Ferrite.smismember(c, "nosuch", ["a"]) == {:ok, [false]}
+
+      assert Ferrite.smismember(c, "s", []) ==
+               err("ERR wrong number of arguments for 'smismember' command")
+    end
+
+    test "sinterstore, sunionstore, sdiffstore", %{c: c} do
+      {:ok, 3} = Ferrite.sadd(c, "a", ["1", "2", "3"])
+      {:ok, 3} = Ferrite.sadd(c, "b", ["2", "3", "4"])
+      assert Ferrite.sinterstore(c, "i", ["a", "b"]) == {:ok, 2}
+      assert sorted(Ferrite.smembers(c, "i")) == {:ok, ["2", "3"]}
+      assert Ferrite.sunionstore(c, "u", ["a", "b"]) == {:ok, 4}
+      assert sorted(Ferrite.smembers(c, "u")) == {:ok, ["1", "2", "3", "4"]}
+      assert Ferrite.sdiffstore(c, "d", ["a", "b"]) == {:ok, 1}
+      assert Ferrite.smembers(c, "d") == {:ok, ["1"]}
+      # An empty result deletes the destination.
+      assert Ferrite.sinterstore(c, "d", ["a", "nosuch"]) == {:ok, 0}
+      assert Ferrite.exists(c, "d") == {:ok, 0}
+      assert Ferrite.sunionstore(c, "u2", "a") == {:ok, 3}
+      :ok = Ferrite.set(c, "str", "v")
+      assert Ferrite.sdiffstore(c, "d", ["a", "str"]) == err(@wrongtype)
+    end
+
+    test "sintercard with and without a limit", %{c: c} do
+      {:ok, 4} = Ferrite.sadd(c, "a", ["1", "2", "3", "4"])
+      {:ok, 3} = Ferrite.sadd(c, "b", ["2", "3", "4"])
+      assert Ferrite.sintercard(c, ["a", "b"]) == {:ok, 3}
+      assert Ferrite.sintercard(c, ["a", "b"], limit: 2) == {:ok, 2}
+      assert Ferrite.sintercard(c, ["a", "b"], limit: 0) == {:ok, 3}
+      assert Ferrite.sintercard(c, "a") == {:ok, 4}
+      assert Ferrite.sintercard(c, ["a", "nosuch"]) == {:ok, 0}
+      assert Ferrite.sintercard(c, ["a"], limit: -1) == err("ERR LIMIT can't be negative")
+    end
+
+    test "sscan walks every member", %{c: c} do
+      members = for i <- 1..40, do: "m#{i}"
+      {:ok, 40} = Ferrite.sadd(c, "s", members)
+      assert Enum.sort(sscan_all(c, "s", 0, [])) == Enum.sort(members)
+      {:ok, {_, matched}} = Ferrite.sscan(c, "s", 0, match: "m3*", count: 1000)
+      assert Enum.sort(matched) == Enum.sort(["m3" | for(i <- 30..39, do: "m#{i}")])
+      assert Ferrite.sscan(c, "nosuch", 0) == {:ok, {0, []}}
+    end
+  end
+
+  defp sscan_all(c, key, cursor, acc) do
+    {:ok, {next, items}} = Ferrite.sscan(c, key, cursor, count: 5)
+    if next == 0, do: acc ++ items, else: sscan_all(c, key, next, acc ++ items)
+  end
 end

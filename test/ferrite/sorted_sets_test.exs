@@ -108,4 +108,99 @@ defmodule Ferrite.SortedSetsTest do
     assert Task.await(task) == {:ok, ["q", "job", "7"]}
     assert Ferrite.command(c, ["BZPOPMIN", "q", "0.05"]) == {:ok, nil}
   end
+
+  defp zerr(msg), do: {:error, %ResponseError{message: msg}}
+
+  describe "more sorted set functions" do
+    setup %{conn: c} do
+      {:ok, 5} = Ferrite.zadd(c, "z", [{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {5, "e"}])
+      :ok = Ferrite.set(c, "str", "v")
+      :ok
+    end
+
+    test "zrevrangebyscore", %{conn: c} do
+      assert Ferrite.zrevrangebyscore(c, "z", "+inf", 3) == {:ok, ["e", "d", "c"]}
+
+      assert Ferrite.zrevrangebyscore(c, "z", "(5", "-inf", withscores: true, limit: {1, 2}) ==
+               {:ok, [{"c", 3.0}, {"b", 2.0}]}
+
+      assert Ferrite.zrevrangebyscore(c, "z", 1, 5) == {:ok, []}
+      assert Ferrite.zrevrangebyscore(c, "z", "x", 1) == zerr("ERR min or max is not a float")
+      assert Ferrite.zrevrangebyscore(c, "str", 1, 0) == zerr(@wrongtype)
+    end
+
+    test "zrangebylex", %{conn: c} do
+      {:ok, 4} = Ferrite.zadd(c, "lex", [{0, "apple"}, {0, "banana"}, {0, "cherry"}, {0, "date"}])
+
+      assert Ferrite.zrangebylex(c, "lex", "-", "+") ==
+               {:ok, ["apple", "banana", "cherry", "date"]}
+
+      assert Ferrite.zrangebylex(c, "lex", "[banana", "(date") == {:ok, ["banana", "cherry"]}
+      assert Ferrite.zrangebylex(c, "lex", "-", "+", limit: {1, 2}) == {:ok, ["banana", "cherry"]}
+
+      assert Ferrite.zrangebylex(c, "lex", "banana", "+") ==
+               zerr("ERR min or max not valid string range item")
+    end
+
+    test "zremrangebyrank and zremrangebyscore", %{conn: c} do
+      assert Ferrite.zremrangebyrank(c, "z", 0, 1) == {:ok, 2}
+      assert Ferrite.zrange(c, "z", 0, -1) == {:ok, ["c", "d", "e"]}
+      assert Ferrite.zremrangebyscore(c, "z", "(3", 4) == {:ok, 1}
+      assert Ferrite.zrange(c, "z", 0, -1) == {:ok, ["c", "e"]}
+      assert Ferrite.zremrangebyscore(c, "z", "-inf", "+inf") == {:ok, 2}
+      assert Ferrite.exists(c, "z") == {:ok, 0}
+      assert Ferrite.zremrangebyrank(c, "nosuch", 0, -1) == {:ok, 0}
+      assert Ferrite.zremrangebyrank(c, "str", 0, -1) == zerr(@wrongtype)
+      assert Ferrite.zremrangebyscore(c, "z", "a", 1) == zerr("ERR min or max is not a float")
+    end
+
+    test "zpopmin and zpopmax, with and without a count", %{conn: c} do
+      assert Ferrite.zpopmin(c, "z") == {:ok, {"a", 1.0}}
+      assert Ferrite.zpopmax(c, "z") == {:ok, {"e", 5.0}}
+      assert Ferrite.zpopmin(c, "z", 2) == {:ok, [{"b", 2.0}, {"c", 3.0}]}
+      assert Ferrite.zpopmax(c, "z", 10) == {:ok, [{"d", 4.0}]}
+      assert Ferrite.exists(c, "z") == {:ok, 0}
+      assert Ferrite.zpopmin(c, "z") == {:ok, nil}
+      assert Ferrite.zpopmax(c, "z", 3) == {:ok, []}
+      {:ok, 1} = Ferrite.zadd(c, "inf", [{"+inf", "top"}])
+      assert Ferrite.zpopmax(c, "inf") == {:ok, {"top", :infinity}}
+      assert Ferrite.zpopmin(c, "z", -1) == zerr("ERR value is out of range, must be positive")
+      assert Ferrite.zpopmin(c, "str") == zerr(@wrongtype)
+    end
+
+    test "zmscore", %{conn: c} do
+      assert Ferrite.zmscore(c, "z", ["a", "zz", "e"]) == {:ok, [1.0, nil, 5.0]}
+      assert Ferrite.zmscore(c, "nosuch", ["a"]) == {:ok, [nil]}
+      assert Ferrite.zmscore(c, "str", ["a"]) == zerr(@wrongtype)
+    end
+
+    test "zunionstore and zinterstore with weights and aggregate", %{conn: c} do
+      {:ok, 2} = Ferrite.zadd(c, "y", [{10, "a"}, {20, "x"}])
+      assert Ferrite.zunionstore(c, "u", ["z", "y"]) == {:ok, 6}
+      assert Ferrite.zscore(c, "u", "a") == {:ok, 11.0}
+      assert Ferrite.zinterstore(c, "i", ["z", "y"], weights: [2, 0.5]) == {:ok, 1}
+      assert Ferrite.zrange(c, "i", 0, -1, withscores: true) == {:ok, [{"a", 7.0}]}
+      assert Ferrite.zunionstore(c, "m", ["z", "y"], aggregate: :max) == {:ok, 6}
+      assert Ferrite.zscore(c, "m", "a") == {:ok, 10.0}
+      assert Ferrite.zinterstore(c, "i", ["z", "nosuch"]) == {:ok, 0}
+      assert Ferrite.exists(c, "i") == {:ok, 0}
+
+      assert Ferrite.zunionstore(c, "u", ["z", "y"], weights: [1]) == zerr("ERR syntax error")
+      assert Ferrite.zunionstore(c, "u", ["z", "str"]) == zerr(@wrongtype)
+    end
+
+    test "zscan walks every member with its score", %{conn: c} do
+      assert Enum.sort(zscan_all(c, "z", 0, [])) ==
+               [{"a", 1.0}, {"b", 2.0}, {"c", 3.0}, {"d", 4.0}, {"e", 5.0}]
+
+      {:ok, {0, [{"c", 3.0}]}} = Ferrite.zscan(c, "z", 0, match: "c")
+      assert Ferrite.zscan(c, "nosuch", 0) == {:ok, {0, []}}
+      assert Ferrite.zscan(c, "str", 0) == zerr(@wrongtype)
+    end
+  end
+
+  defp zscan_all(c, key, cursor, acc) do
+    {:ok, {next, items}} = Ferrite.zscan(c, key, cursor, count: 2)
+    if next == 0, do: acc ++ items, else: zscan_all(c, key, next, acc ++ items)
+  end
 end

@@ -136,4 +136,109 @@ defmodule Ferrite.StreamsTest do
       true -> Process.sleep(10) && wait_blocked(c, tries - 1)
     end
   end
+
+  describe "more stream functions" do
+    setup %{conn: c} do
+      for i <- 1..5, do: {:ok, _} = Ferrite.xadd(c, "s", "#{i}-0", %{"n" => "#{i}"})
+      :ok = Ferrite.set(c, "str", "v")
+      :ok
+    end
+
+    test "xrevrange", %{conn: c} do
+      {:ok, entries} = Ferrite.xrevrange(c, "s")
+      assert Enum.map(entries, &elem(&1, 0)) == ["5-0", "4-0", "3-0", "2-0", "1-0"]
+
+      assert Ferrite.xrevrange(c, "s", "4", "(2-0", count: 1) ==
+               {:ok, [{"4-0", %{"n" => "4"}}]}
+
+      assert Ferrite.xrevrange(c, "nosuch") == {:ok, []}
+
+      assert {:error,
+              %ResponseError{
+                message: "ERR Invalid stream ID specified as stream command argument"
+              }} = Ferrite.xrevrange(c, "s", "x", "-")
+    end
+
+    test "xdel and xtrim", %{conn: c} do
+      assert Ferrite.xdel(c, "s", ["1-0", "9-0"]) == {:ok, 1}
+      assert Ferrite.xdel(c, "s", "2-0") == {:ok, 1}
+      assert Ferrite.xlen(c, "s") == {:ok, 3}
+      assert Ferrite.xtrim(c, "s", maxlen: 2) == {:ok, 1}
+      assert Ferrite.xtrim(c, "s", minid: "5-0") == {:ok, 1}
+      assert Ferrite.xrange(c, "s") == {:ok, [{"5-0", %{"n" => "5"}}]}
+      # `~` removes whole nodes only; this one holds the last entry.
+      assert Ferrite.xtrim(c, "s", maxlen: 0, approx: true) == {:ok, 1}
+      assert Ferrite.xlen(c, "s") == {:ok, 0}
+      assert Ferrite.xtrim(c, "nosuch", maxlen: 0) == {:ok, 0}
+
+      assert {:error,
+              %ResponseError{
+                message: "ERR syntax error, LIMIT cannot be used without the special ~ option"
+              }} = Ferrite.xtrim(c, "s", maxlen: 0, limit: 10)
+
+      assert {:error, %ResponseError{message: "WRONGTYPE" <> _}} = Ferrite.xdel(c, "str", "1-0")
+    end
+
+    test "xsetid", %{conn: c} do
+      assert Ferrite.xsetid(c, "s", "10-0", entriesadded: 7, maxdeletedid: "6-0") == :ok
+      {:ok, info} = Ferrite.xinfo_stream(c, "s")
+      assert info["last-generated-id"] == "10-0"
+      assert info["entries-added"] == 7
+      assert info["max-deleted-entry-id"] == "6-0"
+
+      assert {:error,
+              %ResponseError{
+                message:
+                  "ERR The ID specified in XSETID is smaller than the target stream top item"
+              }} = Ferrite.xsetid(c, "s", "4-0")
+
+      assert {:error, %ResponseError{message: "ERR no such key"}} =
+               Ferrite.xsetid(c, "nosuch", "1-0")
+    end
+
+    test "xinfo_stream", %{conn: c} do
+      {:ok, info} = Ferrite.xinfo_stream(c, "s")
+      assert info["length"] == 5
+      assert info["last-generated-id"] == "5-0"
+      assert info["entries-added"] == 5
+      assert info["groups"] == 0
+      assert info["first-entry"] == {"1-0", %{"n" => "1"}}
+      assert info["last-entry"] == {"5-0", %{"n" => "5"}}
+      {:ok, 5} = Ferrite.xtrim(c, "s", maxlen: 0)
+      {:ok, info} = Ferrite.xinfo_stream(c, "s")
+      assert info["first-entry"] == nil and info["length"] == 0
+
+      assert {:error, %ResponseError{message: "ERR no such key"}} =
+               Ferrite.xinfo_stream(c, "nosuch")
+    end
+
+    test "xclaim and xautoclaim", %{conn: c} do
+      :ok = Ferrite.xgroup(c, :create, "s", "g", "0")
+
+      {:ok, [{"s", read}]} =
+        Ferrite.xreadgroup(c, "g", "alice", streams: ["s"], ids: [">"], count: 3)
+
+      assert length(read) == 3
+
+      assert Ferrite.xclaim(c, "s", "g", "bob", 0, ["1-0", "2-0"]) ==
+               {:ok, [{"1-0", %{"n" => "1"}}, {"2-0", %{"n" => "2"}}]}
+
+      assert Ferrite.xclaim(c, "s", "g", "carol", 0, "3-0", justid: true) == {:ok, ["3-0"]}
+      # Not idle long enough: nothing claimed.
+      assert Ferrite.xclaim(c, "s", "g", "dave", 3_600_000, ["1-0"]) == {:ok, []}
+      {:ok, 1} = Ferrite.xdel(c, "s", "2-0")
+
+      assert Ferrite.xautoclaim(c, "s", "g", "erin", 0, "0-0", count: 10) ==
+               {:ok, {"0-0", [{"1-0", %{"n" => "1"}}, {"3-0", %{"n" => "3"}}], ["2-0"]}}
+
+      assert Ferrite.xautoclaim(c, "s", "g", "erin", 0, "0-0", justid: true) ==
+               {:ok, {"0-0", ["1-0", "3-0"], []}}
+
+      assert {:error, %ResponseError{message: "NOGROUP" <> _}} =
+               Ferrite.xclaim(c, "s", "nogroup", "x", 0, ["1-0"])
+
+      assert {:error, %ResponseError{message: "ERR COUNT must be > 0"}} =
+               Ferrite.xautoclaim(c, "s", "g", "x", 0, "0-0", count: 0)
+    end
+  end
 end

@@ -73,6 +73,70 @@ defmodule Ferrite.Commands.Hashes do
           {:ok, boolean()} | Ferrite.error()
   def hexists(conn, key, field), do: boolean(command(conn, ["HEXISTS", key, field]))
 
+  @doc """
+  `HSETNX key field value`: sets the field only if it is new;
+  `{:ok, 1}` when set, `{:ok, 0}` when it existed (as `Ferrite.setnx/3`).
+  """
+  @spec hsetnx(Ferrite.conn(), Ferrite.key(), Ferrite.arg(), Ferrite.arg()) ::
+          {:ok, 0 | 1} | Ferrite.error()
+  def hsetnx(conn, key, field, value), do: command(conn, ["HSETNX", key, field, value])
+
+  @doc "`HINCRBYFLOAT key field n`: `{:ok, new_value}` as a float."
+  @spec hincrbyfloat(Ferrite.conn(), Ferrite.key(), Ferrite.arg(), number() | binary()) ::
+          {:ok, float()} | Ferrite.error()
+  def hincrbyfloat(conn, key, field, n),
+    do: Ferrite.Commands.Shape.float(command(conn, ["HINCRBYFLOAT", key, field, n]))
+
+  @doc "`HSTRLEN key field`: `{:ok, length}` of the value (0 when missing)."
+  @spec hstrlen(Ferrite.conn(), Ferrite.key(), Ferrite.arg()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def hstrlen(conn, key, field), do: command(conn, ["HSTRLEN", key, field])
+
+  @doc "`HRANDFIELD key`: `{:ok, field}` at random, or `{:ok, nil}` when missing."
+  @spec hrandfield(Ferrite.conn(), Ferrite.key()) :: {:ok, binary() | nil} | Ferrite.error()
+  def hrandfield(conn, key), do: command(conn, ["HRANDFIELD", key])
+
+  @doc """
+  `HRANDFIELD key count [WITHVALUES]`: `{:ok, fields}` (a positive `count`
+  gives distinct fields, a negative one exactly `-count`, maybe repeated);
+  with `withvalues: true`, `{:ok, [{field, value}]}`.
+  """
+  @spec hrandfield(Ferrite.conn(), Ferrite.key(), integer(), [{:withvalues, boolean()}]) ::
+          {:ok, [binary()] | [{binary(), binary()}]} | Ferrite.error()
+  def hrandfield(conn, key, count, opts \\ []) do
+    if Keyword.get(opts, :withvalues, false) do
+      case command(conn, ["HRANDFIELD", key, count, "WITHVALUES"]) do
+        {:ok, list} when is_list(list) -> {:ok, tuples(list)}
+        other -> other
+      end
+    else
+      command(conn, ["HRANDFIELD", key, count])
+    end
+  end
+
+  @doc """
+  `HSCAN key cursor [MATCH pattern] [COUNT n]`: one step of an iteration,
+  `{:ok, {next_cursor, [{field, value}]}}`; the iteration is over when
+  `next_cursor` is 0. Options: `match:`, `count:`.
+  """
+  @spec hscan(Ferrite.conn(), Ferrite.key(), non_neg_integer() | binary(), keyword()) ::
+          {:ok, {non_neg_integer(), [{binary(), binary()}]}} | Ferrite.error()
+  def hscan(conn, key, cursor, opts \\ []) do
+    case command(conn, [
+           "HSCAN",
+           key,
+           cursor | Ferrite.Commands.Keys.scan_opts(opts, [:match, :count])
+         ]) do
+      {:ok, [next, flat]} -> {:ok, {String.to_integer(next), tuples(flat)}}
+      other -> other
+    end
+  end
+
+  # [f, v, f, v] (RESP2) or [[f, v], ...] (RESP3) to [{f, v}].
+  defp tuples([[f, v] | rest]), do: [{f, v} | tuples(rest)]
+  defp tuples([f, v | rest]), do: [{f, v} | tuples(rest)]
+  defp tuples([]), do: []
+
   defp done({:ok, n}) when is_integer(n), do: :ok
   defp done(other), do: other
 

@@ -59,6 +59,72 @@ defmodule Ferrite.Commands.Keys do
   @spec keys(Ferrite.conn(), binary()) :: {:ok, [binary()]} | Ferrite.error()
   def keys(conn, pattern \\ "*"), do: command(conn, ["KEYS", pattern])
 
+  @doc "`EXPIREAT key unix_seconds [NX|XX|GT|LT]`: `{:ok, 1}` when set, `{:ok, 0}` when not."
+  @spec expireat(Ferrite.conn(), Ferrite.key(), integer(), [expire_opt()]) ::
+          {:ok, 0 | 1} | Ferrite.error()
+  def expireat(conn, key, unix_seconds, opts \\ []),
+    do: command(conn, ["EXPIREAT", key, unix_seconds | expire_opts(opts)])
+
+  @doc "`RENAME key newkey`: `:ok`; `ERR no such key` when `key` is missing."
+  @spec rename(Ferrite.conn(), Ferrite.key(), Ferrite.key()) :: :ok | Ferrite.error()
+  def rename(conn, key, newkey), do: ok_status(command(conn, ["RENAME", key, newkey]))
+
+  @doc "`RENAMENX key newkey`: `{:ok, 1}` when renamed, `{:ok, 0}` when `newkey` exists."
+  @spec renamenx(Ferrite.conn(), Ferrite.key(), Ferrite.key()) ::
+          {:ok, 0 | 1} | Ferrite.error()
+  def renamenx(conn, key, newkey), do: command(conn, ["RENAMENX", key, newkey])
+
+  @doc "`UNLINK key ...`: like `del/2`; `{:ok, number_removed}`."
+  @spec unlink(Ferrite.conn(), Ferrite.key() | [Ferrite.key()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def unlink(conn, keys), do: command(conn, ["UNLINK" | List.wrap(keys)])
+
+  @doc """
+  `COPY source destination [DB db] [REPLACE]`: `{:ok, 1}` when copied,
+  `{:ok, 0}` when `destination` exists (without `replace: true`) or
+  `source` is missing. Options: `db:`, `replace:`.
+  """
+  @spec copy(Ferrite.conn(), Ferrite.key(), Ferrite.key(), keyword()) ::
+          {:ok, 0 | 1} | Ferrite.error()
+  def copy(conn, source, destination, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {:db, db} -> ["DB", db]
+        {:replace, true} -> ["REPLACE"]
+        {:replace, false} -> []
+        other -> raise ArgumentError, "unknown COPY option: #{inspect(other)}"
+      end)
+
+    command(conn, ["COPY", source, destination | extra])
+  end
+
+  @doc """
+  `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`: one step of an
+  iteration over the keys, `{:ok, {next_cursor, keys}}`; start with 0, and
+  the iteration is over when `next_cursor` is 0 again. Options: `match:`,
+  `count:`, `type:` (`"string"`, `"list"`, ...).
+  """
+  @spec scan(Ferrite.conn(), non_neg_integer() | binary(), keyword()) ::
+          {:ok, {non_neg_integer(), [binary()]}} | Ferrite.error()
+  def scan(conn, cursor, opts \\ []) do
+    case command(conn, ["SCAN", cursor | scan_opts(opts, [:match, :count, :type])]) do
+      {:ok, [next, keys]} -> {:ok, {String.to_integer(next), keys}}
+      other -> other
+    end
+  end
+
+  @doc false
+  # The MATCH / COUNT / TYPE options of the SCAN family, in Redis's words.
+  @spec scan_opts(keyword(), [atom()]) :: [term()]
+  def scan_opts(opts, allowed) do
+    Enum.flat_map(opts, fn {k, v} = opt ->
+      unless k in allowed and k in [:match, :count, :type],
+        do: raise(ArgumentError, "unknown SCAN option: #{inspect(opt)}")
+
+      [k |> Atom.to_string() |> String.upcase(), v]
+    end)
+  end
+
   @doc "`FLUSHDB`: `:ok`."
   @spec flushdb(Ferrite.conn()) :: :ok | Ferrite.error()
   def flushdb(conn), do: ok_status(command(conn, ["FLUSHDB"]))

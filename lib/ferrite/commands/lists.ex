@@ -114,6 +114,70 @@ defmodule Ferrite.Commands.Lists do
   def blmove(conn, source, destination, from, to, timeout),
     do: command(conn, ["BLMOVE", source, destination, side(from), side(to), timeout])
 
+  @doc "`RPOPLPUSH source destination`: as `lmove(conn, source, destination, :right, :left)`."
+  @spec rpoplpush(Ferrite.conn(), Ferrite.key(), Ferrite.key()) ::
+          {:ok, binary() | nil} | Ferrite.error()
+  def rpoplpush(conn, source, destination),
+    do: command(conn, ["RPOPLPUSH", source, destination])
+
+  @doc """
+  `LPUSHX key value...`: pushes at the head only if the list exists;
+  `{:ok, new_length}` (`{:ok, 0}` when missing).
+  """
+  @spec lpushx(Ferrite.conn(), Ferrite.key(), Ferrite.arg() | [Ferrite.arg()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def lpushx(conn, key, values), do: command(conn, ["LPUSHX", key | many(values)])
+
+  @doc "`RPUSHX key value...`: as `lpushx/3`, at the tail."
+  @spec rpushx(Ferrite.conn(), Ferrite.key(), Ferrite.arg() | [Ferrite.arg()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def rpushx(conn, key, values), do: command(conn, ["RPUSHX", key | many(values)])
+
+  @doc """
+  `LSET key index value`: `:ok`; an error for a missing key (`ERR no such
+  key`) or an index out of range.
+  """
+  @spec lset(Ferrite.conn(), Ferrite.key(), integer(), Ferrite.arg()) :: :ok | Ferrite.error()
+  def lset(conn, key, index, value), do: ok_status(command(conn, ["LSET", key, index, value]))
+
+  @doc """
+  `LINSERT key BEFORE|AFTER pivot value`: `{:ok, new_length}`, `{:ok, -1}`
+  when `pivot` is not in the list, `{:ok, 0}` when the key is missing.
+  """
+  @spec linsert(Ferrite.conn(), Ferrite.key(), :before | :after, Ferrite.arg(), Ferrite.arg()) ::
+          {:ok, integer()} | Ferrite.error()
+  def linsert(conn, key, where, pivot, value) when where in [:before, :after],
+    do:
+      command(conn, ["LINSERT", key, where |> Atom.to_string() |> String.upcase(), pivot, value])
+
+  @doc """
+  `LREM key count value`: removes occurrences of `value` (`count > 0`:
+  the first `count` from the head, `< 0`: from the tail, `0`: all);
+  `{:ok, removed}`.
+  """
+  @spec lrem(Ferrite.conn(), Ferrite.key(), integer(), Ferrite.arg()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def lrem(conn, key, count, value), do: command(conn, ["LREM", key, count, value])
+
+  @doc """
+  `LPOS key element [RANK r] [COUNT n] [MAXLEN m]`: the index of
+  `element`, `{:ok, index}` or `{:ok, nil}`. With `count:` (0 means all)
+  the indexes, `{:ok, [index]}`. Options: `rank:`, `count:`, `maxlen:`.
+  """
+  @spec lpos(Ferrite.conn(), Ferrite.key(), Ferrite.arg(), keyword()) ::
+          {:ok, non_neg_integer() | nil | [non_neg_integer()]} | Ferrite.error()
+  def lpos(conn, key, element, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {:rank, r} -> ["RANK", r]
+        {:count, n} -> ["COUNT", n]
+        {:maxlen, m} -> ["MAXLEN", m]
+        other -> raise ArgumentError, "unknown LPOS option: #{inspect(other)}"
+      end)
+
+    command(conn, ["LPOS", key, element | extra])
+  end
+
   defp side(:left), do: "LEFT"
   defp side(:right), do: "RIGHT"
   defp side(other), do: raise(ArgumentError, "a side is :left or :right, got: #{inspect(other)}")

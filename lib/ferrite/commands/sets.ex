@@ -73,6 +73,72 @@ defmodule Ferrite.Commands.Sets do
           {:ok, [binary()]} | Ferrite.error()
   def spop(conn, key, count), do: command(conn, ["SPOP", key, count])
 
+  @doc """
+  `SMOVE source destination member`: `{:ok, 1}` when moved, `{:ok, 0}`
+  when `member` was not in `source`.
+  """
+  @spec smove(Ferrite.conn(), Ferrite.key(), Ferrite.key(), Ferrite.arg()) ::
+          {:ok, 0 | 1} | Ferrite.error()
+  def smove(conn, source, destination, member),
+    do: command(conn, ["SMOVE", source, destination, member])
+
+  @doc "`SMISMEMBER key member...`: `{:ok, [boolean]}`, one per member, in order."
+  @spec smismember(Ferrite.conn(), Ferrite.key(), [Ferrite.arg()]) ::
+          {:ok, [boolean()]} | Ferrite.error()
+  def smismember(conn, key, members) when is_list(members) do
+    case command(conn, ["SMISMEMBER", key | members]) do
+      {:ok, list} when is_list(list) -> {:ok, Enum.map(list, &(&1 == 1))}
+      other -> other
+    end
+  end
+
+  @doc "`SINTERSTORE destination key...`: stores the intersection; `{:ok, size}`."
+  @spec sinterstore(Ferrite.conn(), Ferrite.key(), Ferrite.key() | [Ferrite.key()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def sinterstore(conn, destination, keys),
+    do: command(conn, ["SINTERSTORE", destination | many(keys)])
+
+  @doc "`SUNIONSTORE destination key...`: stores the union; `{:ok, size}`."
+  @spec sunionstore(Ferrite.conn(), Ferrite.key(), Ferrite.key() | [Ferrite.key()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def sunionstore(conn, destination, keys),
+    do: command(conn, ["SUNIONSTORE", destination | many(keys)])
+
+  @doc "`SDIFFSTORE destination key...`: stores the difference; `{:ok, size}`."
+  @spec sdiffstore(Ferrite.conn(), Ferrite.key(), Ferrite.key() | [Ferrite.key()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def sdiffstore(conn, destination, keys),
+    do: command(conn, ["SDIFFSTORE", destination | many(keys)])
+
+  @doc """
+  `SINTERCARD numkeys key... [LIMIT n]`: `{:ok, size}` of the
+  intersection, counting up to `limit:` when given (0: no limit).
+  """
+  @spec sintercard(Ferrite.conn(), Ferrite.key() | [Ferrite.key()], [{:limit, non_neg_integer()}]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def sintercard(conn, keys, opts \\ []) do
+    keys = many(keys)
+    limit = if l = opts[:limit], do: ["LIMIT", l], else: []
+    command(conn, ["SINTERCARD", length(keys) | keys] ++ limit)
+  end
+
+  @doc """
+  `SSCAN key cursor [MATCH pattern] [COUNT n]`: one step of an iteration,
+  `{:ok, {next_cursor, members}}`; it is over when `next_cursor` is 0.
+  """
+  @spec sscan(Ferrite.conn(), Ferrite.key(), non_neg_integer() | binary(), keyword()) ::
+          {:ok, {non_neg_integer(), [binary()]}} | Ferrite.error()
+  def sscan(conn, key, cursor, opts \\ []) do
+    case command(conn, [
+           "SSCAN",
+           key,
+           cursor | Ferrite.Commands.Keys.scan_opts(opts, [:match, :count])
+         ]) do
+      {:ok, [next, members]} -> {:ok, {String.to_integer(next), members}}
+      other -> other
+    end
+  end
+
   defp many(values) when is_list(values), do: values
   defp many(value), do: [value]
 end

@@ -126,6 +126,135 @@ defmodule Ferrite.Commands.SortedSets do
   def zrangebyscore(conn, key, min, max, opts \\ []),
     do: ranged(conn, ["ZRANGEBYSCORE", key, min, max], opts)
 
+  @doc """
+  `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`: like
+  `zrangebyscore/5`, highest score first (note: `max` comes first).
+  """
+  @spec zrevrangebyscore(Ferrite.conn(), Ferrite.key(), bound(), bound(), [range_opt()]) ::
+          {:ok, [binary()] | [{binary(), score()}]} | Ferrite.error()
+  def zrevrangebyscore(conn, key, max, min, opts \\ []),
+    do: ranged(conn, ["ZREVRANGEBYSCORE", key, max, min], opts)
+
+  @doc """
+  `ZRANGEBYLEX key min max [LIMIT offset count]`: members between two
+  lexicographic bounds (`"[a"` inclusive, `"(a"` exclusive, `"-"`, `"+"`),
+  for members of equal score. `limit: {offset, count}`.
+  """
+  @spec zrangebylex(Ferrite.conn(), Ferrite.key(), binary(), binary(), [
+          {:limit, {integer(), integer()}}
+        ]) :: {:ok, [binary()]} | Ferrite.error()
+  def zrangebylex(conn, key, min, max, opts \\ []),
+    do: ranged(conn, ["ZRANGEBYLEX", key, min, max], opts)
+
+  @doc "`ZREMRANGEBYRANK key start stop`: removes by rank; `{:ok, removed}`."
+  @spec zremrangebyrank(Ferrite.conn(), Ferrite.key(), integer(), integer()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def zremrangebyrank(conn, key, start, stop),
+    do: command(conn, ["ZREMRANGEBYRANK", key, start, stop])
+
+  @doc "`ZREMRANGEBYSCORE key min max`: removes by score; `{:ok, removed}`."
+  @spec zremrangebyscore(Ferrite.conn(), Ferrite.key(), bound(), bound()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def zremrangebyscore(conn, key, min, max),
+    do: command(conn, ["ZREMRANGEBYSCORE", key, min, max])
+
+  @doc """
+  `ZPOPMIN key`: removes the lowest-scored member, `{:ok, {member,
+  score}}`, or `{:ok, nil}` when the set is empty or missing.
+  """
+  @spec zpopmin(Ferrite.conn(), Ferrite.key()) ::
+          {:ok, {binary(), score()} | nil} | Ferrite.error()
+  def zpopmin(conn, key), do: pop_one(command(conn, ["ZPOPMIN", key]))
+
+  @doc "`ZPOPMIN key count`: up to `count` lowest, `{:ok, [{member, score}]}`."
+  @spec zpopmin(Ferrite.conn(), Ferrite.key(), non_neg_integer()) ::
+          {:ok, [{binary(), score()}]} | Ferrite.error()
+  def zpopmin(conn, key, count), do: pop_many(command(conn, ["ZPOPMIN", key, count]))
+
+  @doc "`ZPOPMAX key`: as `zpopmin/2`, the highest-scored member."
+  @spec zpopmax(Ferrite.conn(), Ferrite.key()) ::
+          {:ok, {binary(), score()} | nil} | Ferrite.error()
+  def zpopmax(conn, key), do: pop_one(command(conn, ["ZPOPMAX", key]))
+
+  @doc "`ZPOPMAX key count`: up to `count` highest, `{:ok, [{member, score}]}`."
+  @spec zpopmax(Ferrite.conn(), Ferrite.key(), non_neg_integer()) ::
+          {:ok, [{binary(), score()}]} | Ferrite.error()
+  def zpopmax(conn, key, count), do: pop_many(command(conn, ["ZPOPMAX", key, count]))
+
+  defp pop_one({:ok, []}), do: {:ok, nil}
+  defp pop_one({:ok, [[member, score]]}), do: {:ok, {member, to_score(score)}}
+  defp pop_one({:ok, [member, score]}), do: {:ok, {member, to_score(score)}}
+  defp pop_one(other), do: other
+
+  defp pop_many({:ok, list}) when is_list(list), do: {:ok, pairs(list)}
+  defp pop_many(other), do: other
+
+  @doc """
+  `ZMSCORE key member...`: `{:ok, [score | nil]}`, one per member, in order.
+  """
+  @spec zmscore(Ferrite.conn(), Ferrite.key(), [Ferrite.arg()]) ::
+          {:ok, [score() | nil]} | Ferrite.error()
+  def zmscore(conn, key, members) when is_list(members) do
+    case command(conn, ["ZMSCORE", key | members]) do
+      {:ok, list} when is_list(list) -> {:ok, Enum.map(list, &(&1 && to_score(&1)))}
+      other -> other
+    end
+  end
+
+  @typedoc "Options of `zunionstore/4` and `zinterstore/4`."
+  @type store_opt :: {:weights, [number()]} | {:aggregate, :sum | :min | :max}
+
+  @doc """
+  `ZUNIONSTORE destination numkeys key... [WEIGHTS w...] [AGGREGATE
+  SUM|MIN|MAX]`: stores the union; `{:ok, size}`. Options: `weights:`,
+  `aggregate:`.
+  """
+  @spec zunionstore(Ferrite.conn(), Ferrite.key(), [Ferrite.key()], [store_opt()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def zunionstore(conn, destination, keys, opts \\ []),
+    do: command(conn, ["ZUNIONSTORE", destination | set_op_args(keys, opts)])
+
+  @doc "`ZINTERSTORE destination numkeys key... [WEIGHTS] [AGGREGATE]`: as `zunionstore/4`."
+  @spec zinterstore(Ferrite.conn(), Ferrite.key(), [Ferrite.key()], [store_opt()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def zinterstore(conn, destination, keys, opts \\ []),
+    do: command(conn, ["ZINTERSTORE", destination | set_op_args(keys, opts)])
+
+  defp set_op_args(keys, opts) do
+    keys = List.wrap(keys)
+
+    extra =
+      Enum.flat_map(opts, fn
+        {:weights, ws} when is_list(ws) ->
+          ["WEIGHTS" | ws]
+
+        {:aggregate, a} when a in [:sum, :min, :max] ->
+          ["AGGREGATE", a |> Atom.to_string() |> String.upcase()]
+
+        other ->
+          raise ArgumentError, "unknown option: #{inspect(other)}"
+      end)
+
+    [length(keys) | keys] ++ extra
+  end
+
+  @doc """
+  `ZSCAN key cursor [MATCH pattern] [COUNT n]`: one step of an iteration,
+  `{:ok, {next_cursor, [{member, score}]}}`; over when `next_cursor` is 0.
+  """
+  @spec zscan(Ferrite.conn(), Ferrite.key(), non_neg_integer() | binary(), keyword()) ::
+          {:ok, {non_neg_integer(), [{binary(), score()}]}} | Ferrite.error()
+  def zscan(conn, key, cursor, opts \\ []) do
+    case command(conn, [
+           "ZSCAN",
+           key,
+           cursor | Ferrite.Commands.Keys.scan_opts(opts, [:match, :count])
+         ]) do
+      {:ok, [next, flat]} -> {:ok, {String.to_integer(next), pairs(flat)}}
+      other -> other
+    end
+  end
+
   defp ranged(conn, argv, opts) do
     withscores = Keyword.get(opts, :withscores, false)
 
@@ -143,6 +272,7 @@ defmodule Ferrite.Commands.SortedSets do
     end
   end
 
+  defp pairs([[member, score] | rest]), do: [{member, to_score(score)} | pairs(rest)]
   defp pairs([member, score | rest]), do: [{member, to_score(score)} | pairs(rest)]
   defp pairs([]), do: []
 

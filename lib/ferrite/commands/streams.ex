@@ -71,6 +71,176 @@ defmodule Ferrite.Commands.Streams do
     end
   end
 
+  @doc """
+  `XREVRANGE key end start [COUNT n]`: `{:ok, [entry]}`, newest first
+  (note: `end` comes first; defaults `"+"` and `"-"`).
+  """
+  @spec xrevrange(Ferrite.conn(), Ferrite.key(), id(), id(), [{:count, pos_integer()}]) ::
+          {:ok, [entry()]} | Ferrite.error()
+  def xrevrange(conn, key, stop \\ "+", start \\ "-", opts \\ []) do
+    count = if n = opts[:count], do: ["COUNT", n], else: []
+
+    case command(conn, ["XREVRANGE", key, stop, start | count]) do
+      {:ok, entries} when is_list(entries) -> {:ok, entries(entries)}
+      other -> other
+    end
+  end
+
+  @doc "`XDEL key id ...`: `{:ok, deleted}`. Takes one id or a list."
+  @spec xdel(Ferrite.conn(), Ferrite.key(), id() | [id()]) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def xdel(conn, key, ids), do: command(conn, ["XDEL", key | List.wrap(ids)])
+
+  @doc """
+  `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]`: `{:ok, removed}`.
+  Options: `maxlen: n` or `minid: id` (one is required), `approx: true`
+  for `~`, `limit: n` (with `approx`).
+  """
+  @spec xtrim(Ferrite.conn(), Ferrite.key(), keyword()) ::
+          {:ok, non_neg_integer()} | Ferrite.error()
+  def xtrim(conn, key, opts) do
+    args =
+      Enum.flat_map(opts, fn
+        {:maxlen, n} -> ["MAXLEN", approx(opts), n]
+        {:minid, m} -> ["MINID", approx(opts), m]
+        {:limit, n} -> ["LIMIT", n]
+        {:approx, _} -> []
+        other -> raise ArgumentError, "unknown XTRIM option: #{inspect(other)}"
+      end)
+
+    command(conn, ["XTRIM", key | args])
+  end
+
+  @doc """
+  `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`: `:ok`. Options:
+  `entriesadded:`, `maxdeletedid:`.
+  """
+  @spec xsetid(Ferrite.conn(), Ferrite.key(), id(), keyword()) :: :ok | Ferrite.error()
+  def xsetid(conn, key, id, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {:entriesadded, n} -> ["ENTRIESADDED", n]
+        {:maxdeletedid, m} -> ["MAXDELETEDID", m]
+        other -> raise ArgumentError, "unknown XSETID option: #{inspect(other)}"
+      end)
+
+    ok_status(command(conn, ["XSETID", key, id | extra]))
+  end
+
+  @doc """
+  `XINFO STREAM key`: `{:ok, info}`, a map keyed by Redis's field names
+  (`"length"`, `"last-generated-id"`, `"entries-added"`, `"groups"`, ...)
+  with `"first-entry"` and `"last-entry"` as entries (or nil).
+  """
+  @spec xinfo_stream(Ferrite.conn(), Ferrite.key()) ::
+          {:ok, %{binary() => term()}} | Ferrite.error()
+  def xinfo_stream(conn, key) do
+    case command(conn, ["XINFO", "STREAM", key]) do
+      {:ok, info} when is_list(info) or is_map(info) ->
+        {:ok, info |> kv() |> Map.new(fn {k, v} -> {k, info_value(k, v)} end)}
+
+      other ->
+        other
+    end
+  end
+
+  defp kv(map) when is_map(map), do: Map.to_list(map)
+  defp kv([k, v | rest]), do: [{k, v} | kv(rest)]
+  defp kv([]), do: []
+
+  defp info_value(k, nil) when k in ["first-entry", "last-entry"], do: nil
+  defp info_value(k, e) when k in ["first-entry", "last-entry"], do: entry(e)
+  defp info_value(_k, v), do: v
+
+  @typedoc "Options of `xclaim/7`."
+  @type claim_opt ::
+          {:idle, non_neg_integer()}
+          | {:time, non_neg_integer()}
+          | {:retrycount, non_neg_integer()}
+          | {:force, boolean()}
+          | {:justid, boolean()}
+          | {:lastid, id()}
+
+  @doc """
+  `XCLAIM key group consumer min-idle-ms id ... [IDLE ms] [TIME ms]
+  [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]`: gives `consumer` the
+  pending entries idle for at least `min_idle_ms`; `{:ok, [entry]}` (with
+  `justid: true`, `{:ok, [id]}`). Entries deleted from the stream are
+  dropped from the pending list and not returned.
+  """
+  @spec xclaim(
+          Ferrite.conn(),
+          Ferrite.key(),
+          binary(),
+          binary(),
+          non_neg_integer(),
+          id() | [id()],
+          [
+            claim_opt()
+          ]
+        ) :: {:ok, [entry()] | [id()]} | Ferrite.error()
+  def xclaim(conn, key, group, consumer, min_idle_ms, ids, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {k, v} when k in [:idle, :time, :retrycount, :lastid] ->
+          [k |> Atom.to_string() |> String.upcase(), v]
+
+        {k, true} when k in [:force, :justid] ->
+          [k |> Atom.to_string() |> String.upcase()]
+
+        {k, false} when k in [:force, :justid] ->
+          []
+
+        other ->
+          raise ArgumentError, "unknown XCLAIM option: #{inspect(other)}"
+      end)
+
+    argv = ["XCLAIM", key, group, consumer, min_idle_ms | List.wrap(ids)] ++ extra
+
+    case command(conn, argv) do
+      {:ok, list} when is_list(list) ->
+        if opts[:justid], do: {:ok, list}, else: {:ok, entries(list)}
+
+      other ->
+        other
+    end
+  end
+
+  @doc """
+  `XAUTOCLAIM key group consumer min-idle-ms start [COUNT n] [JUSTID]`:
+  claims pending entries idle for at least `min_idle_ms`, scanning from
+  `start`; `{:ok, {next_start, [entry] | [id], deleted_ids}}`. The scan is
+  over when `next_start` is `"0-0"`. Options: `count:`, `justid:`.
+  """
+  @spec xautoclaim(
+          Ferrite.conn(),
+          Ferrite.key(),
+          binary(),
+          binary(),
+          non_neg_integer(),
+          id(),
+          keyword()
+        ) ::
+          {:ok, {id(), [entry()] | [id()], [id()]}} | Ferrite.error()
+  def xautoclaim(conn, key, group, consumer, min_idle_ms, start, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {:count, n} -> ["COUNT", n]
+        {:justid, true} -> ["JUSTID"]
+        {:justid, false} -> []
+        other -> raise ArgumentError, "unknown XAUTOCLAIM option: #{inspect(other)}"
+      end)
+
+    case command(conn, ["XAUTOCLAIM", key, group, consumer, min_idle_ms, start | extra]) do
+      {:ok, [next, claimed, deleted]} ->
+        claimed = if opts[:justid], do: claimed, else: entries(claimed)
+        {:ok, {next, claimed, deleted}}
+
+      other ->
+        other
+    end
+  end
+
   @doc "`XLEN key`: `{:ok, length}` (0 when missing)."
   @spec xlen(Ferrite.conn(), Ferrite.key()) :: {:ok, non_neg_integer()} | Ferrite.error()
   def xlen(conn, key), do: command(conn, ["XLEN", key])

@@ -95,6 +95,28 @@ defmodule Ferrite.Commands.Strings do
   @spec getdel(Ferrite.conn(), Ferrite.key()) :: {:ok, binary() | nil} | Ferrite.error()
   def getdel(conn, key), do: command(conn, ["GETDEL", key])
 
+  @doc """
+  `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`: `{:ok, value}`
+  (or `{:ok, nil}`), changing the key's expiry as asked. Options: `ex:`,
+  `px:`, `exat:`, `pxat:`, `persist: true`.
+  """
+  @spec getex(Ferrite.conn(), Ferrite.key(), keyword()) ::
+          {:ok, binary() | nil} | Ferrite.error()
+  def getex(conn, key, opts \\ []) do
+    extra =
+      Enum.flat_map(opts, fn
+        {:ex, s} -> ["EX", s]
+        {:px, ms} -> ["PX", ms]
+        {:exat, t} -> ["EXAT", t]
+        {:pxat, t} -> ["PXAT", t]
+        {:persist, true} -> ["PERSIST"]
+        {:persist, false} -> []
+        other -> raise ArgumentError, "unknown GETEX option: #{inspect(other)}"
+      end)
+
+    command(conn, ["GETEX", key | extra])
+  end
+
   @doc "`STRLEN key`: `{:ok, length}` (0 when missing)."
   @spec strlen(Ferrite.conn(), Ferrite.key()) :: {:ok, non_neg_integer()} | Ferrite.error()
   def strlen(conn, key), do: command(conn, ["STRLEN", key])

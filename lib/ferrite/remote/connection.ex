@@ -30,14 +30,20 @@ defmodule Ferrite.Remote.Connection do
   and tries again after `backoff_initial` ms, doubling up to `backoff_max`,
   answering new requests with `Ferrite.ConnectionError` meanwhile. Each
   connection sends `AUTH` and `SELECT` first, and subscribes again to the
-  channels and patterns it had.
+  channels, patterns and shard channels it had.
+
+  The database selected is the one the server last confirmed: a `SELECT n`
+  sent through `Ferrite.command/2` (or a pipeline) that the server answers
+  `OK` replaces `database:` for later reconnections, and `RESET` puts it
+  back to 0, so a reconnection never silently moves the caller to another
+  database. (A `SELECT` queued inside `MULTI` is not tracked.)
 
   ## Pub/sub
 
   `(P)SUBSCRIBE` and `(P)UNSUBSCRIBE` return the list of confirmations
-  (`[["subscribe", "ch", 1], ...]`), as on the embedded backend. While the
-  connection has subscriptions, `message` and `pmessage` arrays are not
-  replies: they go to the process that last subscribed as
+  (`[["subscribe", "ch", 1], ...]`), as on the embedded backend; so do
+  `SSUBSCRIBE` and `SUNSUBSCRIBE`. While the connection has subscriptions,
+  `message`, `pmessage` and `smessage` arrays are not replies: they go to the process that last subscribed as
   `{:ferrite_push, ["message", channel, payload]}` (or
   `["pmessage", pattern, channel, payload]`), the message the embedded
   engine sends. Use a dedicated connection for it
@@ -61,7 +67,8 @@ defmodule Ferrite.Remote.Connection do
     waiters: %{},
     next_id: 0,
     channels: MapSet.new(),
-    patterns: MapSet.new()
+    patterns: MapSet.new(),
+    shard: MapSet.new()
   ]
 
   @typedoc "A connected socket and the module that drives it."
@@ -286,14 +293,31 @@ defmodule Ferrite.Remote.Connection do
 
   # How many replies a command takes: pub/sub commands answer once per
   # channel (or, given none, once per current subscription, at least once).
+  defp expect([name, db], _caller, s) when byte_size(name) == 6 do
+    case String.upcase(name) do
+      "SELECT" -> {{:select, db}, s}
+      _ -> {:one, s}
+    end
+  end
+
+  defp expect([name], _caller, s) when byte_size(name) == 5 do
+    case String.upcase(name) do
+      "RESET" -> {:reset, s}
+      _ -> {:one, s}
+    end
+  end
+
   defp expect([name | args], caller, s) when byte_size(name) in 9..12 do
     case String.upcase(name) do
       "SUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
       "PSUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
+      "SSUBSCRIBE" -> {confirm(args), %{s | subscriber: caller}}
       "UNSUBSCRIBE" when args == [] -> {{:confirm_all, :channels}, s}
       "PUNSUBSCRIBE" when args == [] -> {{:confirm_all, :patterns}, s}
+      "SUNSUBSCRIBE" when args == [] -> {{:confirm_all, :shard}, s}
       "UNSUBSCRIBE" -> {confirm(args), s}
       "PUNSUBSCRIBE" -> {confirm(args), s}
+      "SUNSUBSCRIBE" -> {confirm(args), s}
       _ -> {:one, s}
     end
   end
@@ -302,6 +326,15 @@ defmodule Ferrite.Remote.Connection do
 
   defp confirm([]), do: :one
   defp confirm(args), do: {:confirm, length(args)}
+
+  defp parse_db(db) when is_integer(db), do: {:ok, db}
+
+  defp parse_db(db) do
+    case Integer.parse(to_string(db)) do
+      {n, ""} -> {:ok, n}
+      _ -> :error
+    end
+  end
 
   # Replies.
 
@@ -333,11 +366,42 @@ defmodule Ferrite.Remote.Connection do
 
   defp push?(["message", _, _], s), do: subscribed?(s)
   defp push?(["pmessage", _, _, _], s), do: subscribed?(s)
+  defp push?(["smessage", _, _], s), do: subscribed?(s)
   defp push?(_, _), do: false
 
-  defp subscribed?(s), do: MapSet.size(s.channels) + MapSet.size(s.patterns) > 0
+  defp subscribed?(s),
+    do: MapSet.size(s.channels) + MapSet.size(s.patterns) + MapSet.size(s.shard) > 0
 
   defp take(s, v, id, :one, last), do: complete(s, id, v, last)
+
+  # SELECT and RESET: remember the database the server confirmed.
+  defp take(s, v, id, {:select, db}, last) do
+    s =
+      case {v, parse_db(db)} do
+        {"OK", {:ok, n}} -> %{s | opts: %{s.opts | database: n}}
+        _ -> s
+      end
+
+    complete(s, id, v, last)
+  end
+
+  defp take(s, v, id, :reset, last) do
+    s =
+      if v == "RESET" do
+        # RESET also drops every subscription of the connection.
+        %{
+          s
+          | opts: %{s.opts | database: 0},
+            channels: MapSet.new(),
+            patterns: MapSet.new(),
+            shard: MapSet.new()
+        }
+      else
+        s
+      end
+
+    complete(s, id, v, last)
+  end
 
   defp take(s, v, id, exp, last) do
     if confirmation?(v) do
@@ -357,7 +421,14 @@ defmodule Ferrite.Remote.Connection do
   end
 
   defp confirmation?([kind, _name, count])
-       when kind in ["subscribe", "unsubscribe", "psubscribe", "punsubscribe"] and
+       when kind in [
+              "subscribe",
+              "unsubscribe",
+              "psubscribe",
+              "punsubscribe",
+              "ssubscribe",
+              "sunsubscribe"
+            ] and
               is_integer(count),
        do: true
 
@@ -367,6 +438,8 @@ defmodule Ferrite.Remote.Connection do
   defp track(s, ["unsubscribe", ch, _]), do: %{s | channels: MapSet.delete(s.channels, ch)}
   defp track(s, ["psubscribe", p, _]), do: %{s | patterns: MapSet.put(s.patterns, p)}
   defp track(s, ["punsubscribe", p, _]), do: %{s | patterns: MapSet.delete(s.patterns, p)}
+  defp track(s, ["ssubscribe", ch, _]), do: %{s | shard: MapSet.put(s.shard, ch)}
+  defp track(s, ["sunsubscribe", ch, _]), do: %{s | shard: MapSet.delete(s.shard, ch)}
 
   # The head command is answered: drop it from the queue and hand the reply
   # to its waiter (gone if it timed out; then the reply is dropped).
@@ -435,7 +508,7 @@ defmodule Ferrite.Remote.Connection do
 
   defp resubscribe(s) do
     cmds =
-      [{"SUBSCRIBE", s.channels}, {"PSUBSCRIBE", s.patterns}]
+      [{"SUBSCRIBE", s.channels}, {"PSUBSCRIBE", s.patterns}, {"SSUBSCRIBE", s.shard}]
       |> Enum.reject(fn {_, set} -> MapSet.size(set) == 0 end)
       |> Enum.map(fn {cmd, set} -> [cmd | MapSet.to_list(set)] end)
 

@@ -1,5 +1,6 @@
 //! Pub/sub commands: PUBLISH, SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE,
-//! PUNSUBSCRIBE, PUBSUB (Redis's `pubsub.c`). The hub lives in
+//! PUNSUBSCRIBE, the sharded SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE, and PUBSUB
+//! (Redis's `pubsub.c`). The hub lives in
 //! `crate::pubsub`; see there for how confirmations and messages travel.
 
 use super::{CommandSpec, Flags};
@@ -19,7 +20,23 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("psubscribe", -2, SUBS, 0, 0, 0, psubscribe),
     cmd!("punsubscribe", -1, SUBS, 0, 0, 0, punsubscribe),
     cmd!("pubsub", -2, PS, 0, 0, 0, pubsub_cmd),
+    // Redis declares the shard channels as keys (for cluster slots).
+    cmd!("spublish", 3, PS.or(Flags::FAST), 1, 1, 1, spublish),
+    cmd!("ssubscribe", -2, SUBS, 1, -1, 1, ssubscribe),
+    cmd!("sunsubscribe", -1, SUBS, 1, -1, 1, sunsubscribe),
 ];
+
+fn spublish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    Reply::Int(pubsub::spublish(ctx.st, argv[1], argv[2]) as i64)
+}
+
+fn ssubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    pubsub::ssubscribe(ctx, &argv[1..])
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    pubsub::sunsubscribe(ctx, &argv[1..])
+}
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     Reply::Int(pubsub::publish(ctx.st, argv[1], argv[2]) as i64)
@@ -71,18 +88,20 @@ fn pubsub_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             Reply::Array(out)
         }
         Sub::Numpat => Reply::Int(ctx.st.pubsub.pattern_count() as i64),
-        // Shard channels (SSUBSCRIBE) are not implemented: none is active.
         Sub::ShardChannels => {
             if argv.len() > 3 {
                 return subcommand_syntax(argv);
             }
-            Reply::Array(Vec::new())
+            Reply::bulks(pubsub::shard_channels_matching(
+                ctx.st,
+                argv.get(2).copied(),
+            ))
         }
         Sub::ShardNumsub => {
             let mut out = Vec::with_capacity((argv.len() - 2) * 2);
             for ch in &argv[2..] {
                 out.push(Reply::bulk(ch));
-                out.push(Reply::Int(0));
+                out.push(Reply::Int(pubsub::shard_numsub(ctx.st, ch) as i64));
             }
             Reply::Array(out)
         }

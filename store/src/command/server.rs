@@ -492,6 +492,9 @@ fn command_info(spec: &CommandSpec) -> Reply {
     ])
 }
 
+/// Commands whose key positions hold shard channels, not keys.
+const SHARD_CHANNEL_COMMANDS: &[&str] = &["spublish", "ssubscribe", "sunsubscribe"];
+
 fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     if argv.len() == 1 {
         return Reply::Array(super::all().map(command_info).collect());
@@ -555,7 +558,13 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if !spec.arity_ok(args.len()) {
             return Reply::err("ERR Invalid number of arguments specified for command");
         }
-        let keys = spec.keys(args);
+        // Shard channels sit at key positions (so COMMAND INFO matches
+        // Redis) but are flagged `not_key` there: GETKEYS reports none.
+        let keys = if SHARD_CHANNEL_COMMANDS.contains(&spec.name) {
+            Vec::new()
+        } else {
+            spec.keys(args)
+        };
         if keys.is_empty() {
             return Reply::err("ERR The command has no key arguments");
         }

@@ -1,5 +1,5 @@
 //! Stream commands (Redis's `t_stream.c`): XADD XLEN XRANGE XREVRANGE XDEL
-//! XTRIM XREAD XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM XINFO,
+//! XTRIM XREAD XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM XINFO XSETID,
 //! with XREAD/XREADGROUP BLOCK on the blocking registry.
 //!
 //! A stream is never deleted for being empty (as in Redis). Group reads
@@ -9,7 +9,7 @@ use super::{CommandSpec, Flags};
 use crate::blocking::{self, Action, Serve, TimeUnit};
 use crate::cmd;
 use crate::command::strings;
-use crate::engine::{wrongtype, Ctx};
+use crate::engine::Ctx;
 use crate::reply::{errors, Reply};
 use crate::types::stream::{Consumer, Group, Pending, Stream, StreamId, INVALID_ENTRIES_READ};
 use crate::types::{Sso, Value};
@@ -46,6 +46,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("xclaim", -6, WXF, 1, 1, 1, xclaim),
     cmd!("xautoclaim", -6, WXF, 1, 1, 1, xautoclaim),
     cmd!("xinfo", -2, R, 2, 2, 1, xinfo),
+    cmd!("xsetid", -3, WF, 1, 1, 1, xsetid),
 ];
 
 /// Invalid id argument.
@@ -151,26 +152,10 @@ pub fn entry_reply(id: StreamId, fields: &[Sso]) -> Reply {
     ])
 }
 
-/// Finds the stream at `key` in `db`: its position, `Ok(None)` when
-/// missing, WRONGTYPE otherwise.
-fn stream_pos(
-    ctx: &mut Ctx<'_>,
-    db: usize,
-    key: &[u8],
-    read: bool,
-) -> Result<Option<usize>, Reply> {
-    let pos = if read {
-        ctx.lookup_read_in(db, key)
-    } else {
-        ctx.lookup_write_in(db, key)
-    };
-    match pos {
-        None => Ok(None),
-        Some(p) => match ctx.st.dbs[db].at(p).value {
-            Value::Stream(_) => Ok(Some(p)),
-            _ => Err(wrongtype()),
-        },
-    }
+/// Finds the stream at `key` of the selected db: its position, `Ok(None)`
+/// when missing, WRONGTYPE otherwise.
+fn stream_pos(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<usize>, Reply> {
+    ctx.find_typed(key, read, |v| matches!(v, Value::Stream(_)))
 }
 
 fn stream_at<'c>(ctx: &'c mut Ctx<'_>, db: usize, pos: usize) -> &'c mut Stream {
@@ -313,7 +298,7 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     let key = argv[1];
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, false) {
+    let pos = match stream_pos(ctx, key, false) {
         Ok(Some(p)) => p,
         Ok(None) if args.nomkstream => return Reply::Nil,
         Ok(None) => {
@@ -382,7 +367,7 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let key = argv[1];
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, false) {
+    let pos = match stream_pos(ctx, key, false) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -419,7 +404,7 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 
 fn xlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let db = ctx.db_index();
-    match stream_pos(ctx, db, argv[1], true) {
+    match stream_pos(ctx, argv[1], true) {
         Ok(Some(p)) => Reply::Int(stream_at(ctx, db, p).len() as i64),
         Ok(None) => Reply::Int(0),
         Err(e) => e,
@@ -454,7 +439,7 @@ fn range_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> Reply {
         }
     }
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, argv[1], true) {
+    let pos = match stream_pos(ctx, argv[1], true) {
         Ok(Some(p)) => p,
         Ok(None) => return Reply::Array(vec![]),
         Err(e) => return e,
@@ -494,7 +479,7 @@ fn xrevrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let key = argv[1];
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, false) {
+    let pos = match stream_pos(ctx, key, false) {
         Ok(Some(p)) => p,
         Ok(None) => return Reply::Int(0),
         Err(e) => return e,
@@ -514,6 +499,78 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         ctx.dirty(deleted as u64);
     }
     Reply::Int(deleted as i64)
+}
+
+// ---------------------------------------------------------------------------
+// XSETID
+
+/// `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`, as Redis 7.0.15
+/// checks it: options first, then the key (`ERR no such key`), then against
+/// the top live entry. 7.0 does not compare `last-id` with the stream's
+/// current max-deleted id, so an empty stream's last id may move back.
+fn xsetid(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
+    let key = argv[1];
+    let id = match parse_id(argv[2], 0, true, false) {
+        Ok((id, _)) => id,
+        Err(e) => return e,
+    };
+    let mut entries_added: Option<u64> = None;
+    let mut max_deleted = StreamId::MIN;
+    let mut i = 3;
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        let opt = argv[i];
+        if eq_ic(opt, "entriesadded") && more > 0 {
+            let Some(n) = parse_i64_strict(argv[i + 1]) else {
+                return Reply::err(errors::NOT_INT);
+            };
+            if n < 0 {
+                return Reply::err("ERR entries_added must be positive");
+            }
+            entries_added = Some(n as u64);
+        } else if eq_ic(opt, "maxdeletedid") && more > 0 {
+            max_deleted = match parse_id(argv[i + 1], 0, true, false) {
+                Ok((m, _)) => m,
+                Err(e) => return e,
+            };
+            if id < max_deleted {
+                return Reply::err(
+                    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                );
+            }
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let pos = match stream_pos(ctx, key, false) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Reply::err("ERR no such key"),
+        Err(e) => return e,
+    };
+    let db = ctx.db_index();
+    let s = stream_at(ctx, db, pos);
+    if let Some(top) = s.entries.keys().next_back() {
+        if id < *top {
+            return Reply::err(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            );
+        }
+        if entries_added.is_some_and(|n| n < s.len() as u64) {
+            return Reply::err(
+                "ERR The entries_added specified in XSETID is smaller than the target stream length",
+            );
+        }
+    }
+    s.set_id(
+        id,
+        entries_added,
+        (!max_deleted.is_zero()).then_some(max_deleted),
+    );
+    ctx.signal_modified(db, key);
+    ctx.notify('t', "xsetid", key);
+    ctx.dirty(1);
+    Reply::ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -735,7 +792,7 @@ fn xread_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], xreadgroup: bool) -> Reply {
     let db = ctx.db_index();
     let mut afters: Vec<After> = Vec::with_capacity(a.keys.len());
     for (key, idarg) in a.keys.iter().zip(&a.ids) {
-        let pos = match stream_pos(ctx, db, key, true) {
+        let pos = match stream_pos(ctx, key, true) {
             Ok(p) => p,
             Err(e) => return e,
         };
@@ -773,7 +830,7 @@ fn xread_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], xreadgroup: bool) -> Reply {
     let now = ctx.now;
     let mut served = Vec::new();
     for (i, key) in a.keys.iter().enumerate() {
-        let Ok(Some(pos)) = stream_pos(ctx, db, key, true) else {
+        let Ok(Some(pos)) = stream_pos(ctx, key, true) else {
             continue;
         };
         match a.group {
@@ -879,7 +936,7 @@ fn serve_xread(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let Ok(Some(pos)) = stream_pos(ctx, db, key, true) else {
+    let Ok(Some(pos)) = stream_pos(ctx, key, true) else {
         return Serve::Exhausted;
     };
     let entries = read_after(stream_at(ctx, db, pos), after, count);
@@ -899,7 +956,7 @@ fn serve_xread(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
 fn serve_xreadgroup(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
     let db = ctx.db_index();
     let (group, consumer) = (&args[2], &args[3]);
-    let Ok(Some(pos)) = stream_pos(ctx, db, key, true) else {
+    let Ok(Some(pos)) = stream_pos(ctx, key, true) else {
         return Serve::Exhausted;
     };
     let s = stream_at(ctx, db, pos);
@@ -1022,7 +1079,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 "    Print this help.",
             ]
             .iter()
-            .map(|l| Reply::Status(l.to_string()))
+            .map(|l| Reply::status(l))
             .collect(),
         );
     }
@@ -1048,7 +1105,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         }
     }
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, false) {
+    let pos = match stream_pos(ctx, key, false) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1187,7 +1244,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 fn xack(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let key = argv[1];
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, true) {
+    let pos = match stream_pos(ctx, key, true) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1256,7 +1313,7 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         ext = Some((minidle, start, end, count, consumer));
     }
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, true) {
+    let pos = match stream_pos(ctx, key, true) {
         Ok(Some(p)) => p,
         Ok(None) => return nogroup(key, grp),
         Err(e) => return e,
@@ -1377,7 +1434,7 @@ fn ensure_consumer(ctx: &mut Ctx<'_>, db: usize, pos: usize, key: &[u8], grp: &[
 fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     let (key, grp, name) = (argv[1], argv[2], argv[3]);
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, true) {
+    let pos = match stream_pos(ctx, key, true) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1562,7 +1619,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         j += 1;
     }
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, true) {
+    let pos = match stream_pos(ctx, key, true) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -1670,13 +1727,13 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
                 "    Print this help.",
             ]
             .iter()
-            .map(|l| Reply::Status(l.to_string()))
+            .map(|l| Reply::status(l))
             .collect(),
         );
     }
     let key = argv[2];
     let db = ctx.db_index();
-    let pos = match stream_pos(ctx, db, key, true) {
+    let pos = match stream_pos(ctx, key, true) {
         Ok(Some(p)) => p,
         Ok(None) => return Reply::err(errors::NO_SUCH_KEY),
         Err(e) => return e,

@@ -91,7 +91,9 @@ pub fn store(ctx: &mut Ctx<'_>, key: &[u8], value: Value, keepttl: bool) -> usiz
             let e = d.at_mut(pos);
             e.value = value;
             e.lru = stamp;
-            if !keepttl {
+            // An entry without an expiry is not in the volatile set, so
+            // clearing it is needed only when it has one.
+            if !keepttl && e.expire_at != 0 {
                 d.set_expire(pos, 0);
             }
             pos
@@ -102,6 +104,47 @@ pub fn store(ctx: &mut Ctx<'_>, key: &[u8], value: Value, keepttl: bool) -> usiz
             pos
         }
     };
+    ctx.signal_modified(db, key);
+    ctx.dirty(1);
+    pos
+}
+
+/// `store` of a string given as bytes. Overwriting a long string whose
+/// buffer nobody else holds (no reply or resource binary still shares it)
+/// and whose capacity fits the new bytes (at most twice their length, so
+/// a small value never keeps a large buffer) copies the bytes into that
+/// buffer: no allocation and no free. Otherwise exactly `store`.
+pub fn store_bytes(ctx: &mut Ctx<'_>, key: &[u8], bytes: &[u8], keepttl: bool) -> usize {
+    if bytes.len() <= crate::types::sso::INLINE_CAP {
+        return store(ctx, key, Value::Str(Sso::new(bytes)), keepttl);
+    }
+    let stamp = ctx.lru_stamp();
+    let db = ctx.db_index();
+    let Some(pos) = ctx.lookup_write(key) else {
+        return store(ctx, key, Value::Str(Sso::new(bytes)), keepttl);
+    };
+    let d = ctx.db();
+    let e = d.at_mut(pos);
+    let reused = match &mut e.value {
+        // Invariant kept: `bytes` is longer than `INLINE_CAP`, so the
+        // string stays a `Heap` one.
+        Value::Str(Sso::Heap(arc)) => match std::sync::Arc::get_mut(arc) {
+            Some(v) if v.capacity() >= bytes.len() && v.capacity() <= 2 * bytes.len() => {
+                v.clear();
+                v.extend_from_slice(bytes);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    if !reused {
+        e.value = Value::Str(Sso::new(bytes));
+    }
+    e.lru = stamp;
+    if !keepttl && e.expire_at != 0 {
+        d.set_expire(pos, 0);
+    }
     ctx.signal_modified(db, key);
     ctx.dirty(1);
     pos
@@ -193,12 +236,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             return old.unwrap_or(Reply::Nil);
         }
     }
-    let pos = store(
-        ctx,
-        key,
-        Value::Str(Sso::new(argv[2])),
-        expiry == Expiry::Keep,
-    );
+    let pos = store_bytes(ctx, key, argv[2], expiry == Expiry::Keep);
     ctx.notify('$', "set", key);
     if let Expiry::At(at) = expiry {
         set_expiry(ctx, pos, at);
@@ -600,5 +638,39 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             Reply::text(text)
         }
         Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, Reply};
+
+    #[test]
+    fn set_over_a_long_string_keeps_shared_replies_intact() {
+        let e = Engine::new();
+        let mut s = e.session();
+        let (a, b, c) = (vec![b'a'; 1024], vec![b'b'; 1024], vec![b'c'; 700]);
+        assert_eq!(e.execute(&mut s, &[b"SET", b"k", &a]), Reply::ok());
+        // A reply that still shares the stored buffer: the next SET must
+        // not write into it.
+        let held = e.execute(&mut s, &[b"GET", b"k"]);
+        assert_eq!(e.execute(&mut s, &[b"SET", b"k", &b]), Reply::ok());
+        assert_eq!(held, Reply::bulk(&a));
+        drop(held);
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(&b));
+        // In place (nothing shares it now), shorter, then inline.
+        assert_eq!(e.execute(&mut s, &[b"SET", b"k", &c]), Reply::ok());
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(&c));
+        assert_eq!(e.execute(&mut s, &[b"STRLEN", b"k"]), Reply::Int(700));
+        assert_eq!(e.execute(&mut s, &[b"SET", b"k", b"short"]), Reply::ok());
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(b"short"));
+        // A TTL is cleared by a plain SET on the in-place path too.
+        assert_eq!(
+            e.execute(&mut s, &[b"SET", b"k", &a, b"EX", b"100"]),
+            Reply::ok()
+        );
+        assert_eq!(e.execute(&mut s, &[b"SET", b"k", &b]), Reply::ok());
+        assert_eq!(e.execute(&mut s, &[b"TTL", b"k"]), Reply::Int(-1));
+        assert_eq!(e.execute(&mut s, &[b"GET", b"k"]), Reply::bulk(&b));
     }
 }

@@ -117,25 +117,23 @@ pub fn thresholds(ctx: &Ctx<'_>) -> (usize, usize) {
 
 /// Finds the sorted set at `key` for reading: `Ok(None)` when missing.
 pub fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ZSet>, Reply> {
-    match ctx.lookup_read(key) {
+    match ctx.find_typed(key, true, is_zset)? {
         None => Ok(None),
         Some(pos) => match &ctx.db().at(pos).value {
             Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(wrongtype()),
+            _ => unreachable!("checked by find_typed"),
         },
     }
+}
+
+fn is_zset(v: &Value) -> bool {
+    matches!(v, Value::ZSet(_))
 }
 
 /// Finds the sorted set at `key` for writing: its position, `Ok(None)`
 /// when missing.
 fn write_pos(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<usize>, Reply> {
-    match ctx.lookup_write(key) {
-        None => Ok(None),
-        Some(pos) => match &ctx.db().at(pos).value {
-            Value::ZSet(_) => Ok(Some(pos)),
-            _ => Err(wrongtype()),
-        },
-    }
+    ctx.find_typed(key, false, is_zset)
 }
 
 /// The sorted set at `pos` (known to be one).
@@ -370,14 +368,17 @@ enum Spec {
     Lex(LexRange),
 }
 
+/// Offsets up to this many are skipped by walking the level-0 links (as
+/// Redis does); larger ones jump by rank in O(log n).
+const WALK_OFFSET: usize = 32;
+
 /// Collects the members `spec` selects, in reply order.
 fn select(z: &ZSet, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Vec<(Sso, f64)> {
-    let len = z.len();
-    // The selected ascending ranks [lo, hi].
-    let (lo, hi) = match spec {
+    match spec {
         Spec::Rank(start, end) => {
+            let len = z.len();
             // Rank ranges count from the end in reverse.
-            return match rank_span(*start, *end, len) {
+            match rank_span(*start, *end, len) {
                 None => Vec::new(),
                 Some((s, e)) => {
                     let (from, rev_walk) = if rev { (len - 1 - s, true) } else { (s, false) };
@@ -387,37 +388,82 @@ fn select(z: &ZSet, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Vec<(Sso
                         .map(|(m, sc)| (m.clone(), sc))
                         .collect()
                 }
-            };
+            }
         }
-        Spec::Score(r) => match score_span(z, r) {
-            Some(s) => s,
-            None => return Vec::new(),
-        },
-        Spec::Lex(r) => match lex_span(z, r) {
-            Some(s) => s,
-            None => return Vec::new(),
-        },
-    };
+        Spec::Score(r) => select_range(z, rev, offset, limit, |s, _| r.below(s), |s, _| r.above(s)),
+        Spec::Lex(r) => select_range(z, rev, offset, limit, |_, m| r.below(m), |_, m| r.above(m)),
+    }
+}
+
+/// The members between the `below` prefix and the `above` suffix of the
+/// list, after skipping `offset` of them from the start (from the end when
+/// `rev`), at most `limit` (negative: no limit); Redis's
+/// `genericZrangebyscoreCommand`. One descent finds the first member in
+/// range (the last when `rev`); the walk stops at the first member out of
+/// range, so the far end of the range is never searched for.
+fn select_range(
+    z: &ZSet,
+    rev: bool,
+    offset: i64,
+    limit: i64,
+    below: impl Fn(f64, &[u8]) -> bool,
+    above: impl Fn(f64, &[u8]) -> bool,
+) -> Vec<(Sso, f64)> {
     // Redis: a negative offset selects nothing; a negative limit is no limit.
-    if offset < 0 {
+    if offset < 0 || limit == 0 {
         return Vec::new();
     }
-    let n = hi - lo + 1;
+    let list = z.list();
     let offset = offset as usize;
-    if offset >= n {
-        return Vec::new();
-    }
-    let take = if limit < 0 {
-        n - offset
-    } else {
-        (limit as usize).min(n - offset)
+    // `out_far`: past the far end of the range in the walk's direction.
+    let out_far = |x: u32| {
+        let (m, s) = list.get(x);
+        if rev {
+            below(s, m.as_bytes())
+        } else {
+            above(s, m.as_bytes())
+        }
     };
-    let from = if rev { hi - offset } else { lo + offset };
-    let node = z.list().at_rank(from);
-    z.walk(node, rev)
-        .take(take)
-        .map(|(m, s)| (m.clone(), s))
-        .collect()
+    let (first, rank) = if rev {
+        list.last_not_above(&above)
+    } else {
+        list.first_not_below(&below)
+    };
+    let mut x = first;
+    if offset > WALK_OFFSET {
+        // Ranks run ascending; `rank` is `first`'s.
+        x = if first == NIL {
+            NIL
+        } else if rev {
+            rank.checked_sub(offset).map_or(NIL, |r| list.at_rank(r))
+        } else {
+            list.at_rank(rank + offset)
+        };
+    } else {
+        for _ in 0..offset {
+            if x == NIL || out_far(x) {
+                return Vec::new();
+            }
+            x = if rev { list.pred(x) } else { list.succ(x) };
+        }
+    }
+    let cap = if limit < 0 {
+        16
+    } else {
+        (limit as usize).min(64)
+    };
+    let mut out = Vec::with_capacity(cap);
+    let max = if limit < 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    while x != NIL && out.len() < max && !out_far(x) {
+        let (m, s) = list.get(x);
+        out.push((m.clone(), s));
+        x = if rev { list.pred(x) } else { list.succ(x) };
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -481,13 +527,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let (max_entries, max_value) = thresholds(ctx);
     let pos = match pos {
         Some(p) => p,
         None => {
             if xx {
                 return if incr { Reply::Nil } else { Reply::Int(0) };
             }
+            let (max_entries, max_value) = thresholds(ctx);
             let mut z = ZSet::new();
             if max_entries == 0 || rest[1].len() > max_value {
                 z.note_encoding(0, 0, 1);
@@ -498,6 +544,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
     };
     let stamp = ctx.lru_stamp();
     ctx.db().at_mut(pos).lru = stamp;
+    // A big set never converts back: the thresholds (a configuration
+    // lookup) matter only for a small one.
+    let (max_entries, max_value) = if zset_at(ctx, pos).is_big() {
+        (0, 0)
+    } else {
+        thresholds(ctx)
+    };
     let z = zset_at(ctx, pos);
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
@@ -530,7 +583,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
                 if xx {
                     continue;
                 }
-                z.set(member, score);
+                z.insert_new(member, score);
                 z.note_encoding(max_entries, max_value, member.len());
                 last = score;
                 added += 1;
@@ -1064,19 +1117,20 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         }
         count = Some(n);
     }
-    let pos = match ctx.lookup_read(argv[1]) {
-        Some(p) => p,
-        None => {
+    let pos = match ctx.find_typed(argv[1], true, is_zset) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
             return if count.is_some() {
                 Reply::Array(vec![])
             } else {
                 Reply::Nil
             }
         }
+        Err(e) => return e,
     };
     let st = &mut *ctx.st;
     let Value::ZSet(z) = &st.dbs[ctx.session.db].at(pos).value else {
-        return wrongtype();
+        unreachable!("checked by find_typed");
     };
     let rng = &mut st.rng;
     let len = z.len();
@@ -1214,16 +1268,12 @@ fn setop(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: Op, dst: Option<&[u8]>, card_onl
     let db = ctx.db_index();
     let mut positions = Vec::with_capacity(setnum);
     for k in keys {
-        let pos = if dst.is_some() {
-            ctx.lookup_write(k)
-        } else {
-            ctx.lookup_read(k)
+        let pos = match ctx.find_typed(k, dst.is_none(), |v| {
+            matches!(v, Value::ZSet(_) | Value::Set(_))
+        }) {
+            Ok(p) => p,
+            Err(e) => return e,
         };
-        if let Some(p) = pos {
-            if !matches!(ctx.db().at(p).value, Value::ZSet(_) | Value::Set(_)) {
-                return wrongtype();
-            }
-        }
         positions.push(pos);
     }
     let mut weights = vec![1.0; setnum];
@@ -1639,5 +1689,112 @@ fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
     Serve::Served {
         reply,
         undo: Some(undo),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `select` by score or lex as a filter over the sorted members, the
+    /// way Redis defines the result: in range, skip `offset`, take
+    /// `limit`.
+    fn model(
+        items: &[(f64, Vec<u8>)],
+        in_range: impl Fn(f64, &[u8]) -> bool,
+        rev: bool,
+        offset: i64,
+        limit: i64,
+    ) -> Vec<(Vec<u8>, f64)> {
+        if offset < 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<(Vec<u8>, f64)> = items
+            .iter()
+            .filter(|(s, m)| in_range(*s, m))
+            .map(|(s, m)| (m.clone(), *s))
+            .collect();
+        if rev {
+            v.reverse();
+        }
+        let take = if limit < 0 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
+        v.into_iter().skip(offset as usize).take(take).collect()
+    }
+
+    fn bytes(v: Vec<(Sso, f64)>) -> Vec<(Vec<u8>, f64)> {
+        v.into_iter()
+            .map(|(m, s)| (m.as_bytes().to_vec(), s))
+            .collect()
+    }
+
+    proptest! {
+        /// Score and lex windows with offsets on both sides of
+        /// `WALK_OFFSET` (walked or jumped by rank), both directions.
+        #[test]
+        fn select_matches_filter_model(
+            n in 0usize..400,
+            seed in any::<u64>(),
+            lo in -5i32..45,
+            width in -3i32..50,
+            (minex, maxex) in (any::<bool>(), any::<bool>()),
+            rev in any::<bool>(),
+            offset in -1i64..120,
+            limit in -1i64..20,
+        ) {
+            let mut z = ZSet::new();
+            let mut x = seed | 1;
+            for i in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Few distinct scores: many ties ordered by member.
+                z.set(format!("m{:03}", i).as_bytes(), (x % 40) as f64);
+            }
+            z.check();
+            let items: Vec<(f64, Vec<u8>)> =
+                z.iter().map(|(m, s)| (s, m.as_bytes().to_vec())).collect();
+            let r = ScoreRange {
+                min: lo as f64,
+                max: (lo + width) as f64,
+                minex,
+                maxex,
+            };
+            let want = model(&items, |s, _| !r.below(s) && !r.above(s), rev, offset, limit);
+            let got = bytes(select(&z, &Spec::Score(r), rev, offset, limit));
+            prop_assert_eq!(got, want);
+
+            let bound = |v: i32, ex: bool| {
+                let m = format!("m{:03}", v.clamp(0, 999)).into_bytes();
+                if v < 0 {
+                    LexBound::Min
+                } else if v > 420 {
+                    LexBound::Max
+                } else if ex {
+                    LexBound::Excl(m)
+                } else {
+                    LexBound::Incl(m)
+                }
+            };
+            // Lex ranges assume equal scores (Redis leaves other sets
+            // unspecified): the same members, all at score 0.
+            let mut z = ZSet::new();
+            for (_, m) in &items {
+                z.set(m, 0.0);
+            }
+            let mut items: Vec<(f64, Vec<u8>)> = items.into_iter().map(|(_, m)| (0.0, m)).collect();
+            items.sort_by(|a, b| a.1.cmp(&b.1));
+            let lr = LexRange {
+                min: bound(lo * 10, minex),
+                max: bound((lo + width) * 10, maxex),
+            };
+            let want = model(&items, |_, m| !lr.below(m) && !lr.above(m), rev, offset, limit);
+            let got = bytes(select(&z, &Spec::Lex(lr), rev, offset, limit));
+            prop_assert_eq!(got, want);
+        }
     }
 }

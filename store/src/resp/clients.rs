@@ -48,6 +48,8 @@ pub struct ClientInfo {
     pub sub: usize,
     /// Pattern subscriptions.
     pub psub: usize,
+    /// Shard channel subscriptions.
+    pub ssub: usize,
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi: i64,
     /// Bytes in the query buffer.
@@ -80,6 +82,7 @@ impl ClientInfo {
             blocked: false,
             sub: 0,
             psub: 0,
+            ssub: 0,
             multi: -1,
             qbuf: 0,
             omem: 0,
@@ -89,9 +92,22 @@ impl ClientInfo {
         }
     }
 
+    /// Copies the session's subscription counts and MULTI queue length
+    /// (`-1` outside MULTI) into the entry.
+    pub fn mirror_subs_and_multi(&mut self, session: &Session) {
+        self.sub = session.subs.channels;
+        self.psub = session.subs.patterns;
+        self.ssub = session.subs.shard;
+        self.multi = if session.tx.multi {
+            session.tx.queue.len() as i64
+        } else {
+            -1
+        };
+    }
+
     /// `pubsub` when the client has subscriptions, else `normal`.
     pub fn kind(&self) -> &'static str {
-        if self.sub + self.psub > 0 {
+        if self.sub + self.psub + self.ssub > 0 {
             "pubsub"
         } else {
             "normal"
@@ -101,7 +117,7 @@ impl ClientInfo {
     /// Redis's `flags=` letters.
     pub fn flags(&self) -> String {
         let mut f = String::new();
-        if self.sub + self.psub > 0 {
+        if self.sub + self.psub + self.ssub > 0 {
             f.push('P');
         }
         if self.multi >= 0 {
@@ -131,7 +147,7 @@ impl ClientInfo {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -143,6 +159,7 @@ impl ClientInfo {
             self.db,
             self.sub,
             self.psub,
+            self.ssub,
             self.multi,
             self.qbuf,
             self.omem,
@@ -209,6 +226,7 @@ impl Registry {
                 c.last_cmd.push_str(cmd);
             }
             c.blocked = session.blocked.is_some();
+            c.mirror_subs_and_multi(session);
         }
     }
 }

@@ -345,6 +345,7 @@ fn own_line(ctx: &Ctx<'_>, cmd: &str) -> String {
     c.resp = s.resp;
     c.last_cmd = cmd.to_string();
     c.last_ms = now;
+    c.mirror_subs_and_multi(s);
     c.line(now)
 }
 

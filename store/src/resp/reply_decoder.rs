@@ -180,7 +180,7 @@ impl ReplyDecoder {
         let after_line = self.pos + cr + 2;
         let text = |l: &[u8]| String::from_utf8_lossy(l).into_owned();
         let el = match tag {
-            b'+' => Element::Value(Reply::Status(text(line))),
+            b'+' => Element::Value(Reply::Status(text(line).into())),
             b'-' => Element::Value(Reply::Error(text(line))),
             b':' => Element::Value(Reply::Int(parse_int(line)?)),
             b'#' => match line {

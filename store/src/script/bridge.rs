@@ -283,7 +283,7 @@ pub fn to_lua(lua: &Lua, reply: &Reply, resp: u8, depth: usize) -> mlua::Result<
             single("verbatim_string", Value::Table(t))?
         }
         Reply::Verbatim(s) => Value::String(lua.create_string(s)?),
-        Reply::Status(s) => single("ok", Value::String(lua.create_string(s)?))?,
+        Reply::Status(s) => single("ok", Value::String(lua.create_string(s.as_bytes())?))?,
         Reply::Error(s) => single("err", Value::String(lua.create_string(lua_error_text(s))?))?,
         Reply::Nil | Reply::NilArray => {
             if resp3 {
@@ -366,10 +366,10 @@ fn table_reply(t: &Table, resp: u8, depth: usize) -> Reply {
     }
     match t.raw_get::<Value>("ok") {
         Ok(Value::String(s)) => {
-            return Reply::Status(super::sandbox::sanitize(s.to_string_lossy()));
+            return Reply::Status(super::sandbox::sanitize(s.to_string_lossy()).into());
         }
         Ok(Value::Integer(_) | Value::Number(_)) => {
-            return Reply::Status(t.raw_get::<String>("ok").unwrap_or_default());
+            return Reply::Status(t.raw_get::<String>("ok").unwrap_or_default().into());
         }
         _ => {}
     }

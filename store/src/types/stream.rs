@@ -12,8 +12,9 @@
 //! appended to it, how many are still live, and its estimated bytes.
 //!
 //! Invariants kept here:
-//! - Every entry id is greater than `0-0` and at most `last_id`; ids only
-//!   grow (`last_id` never decreases).
+//! - Every entry id is greater than `0-0` and at most `last_id`. Appends
+//!   only grow `last_id`; XSETID (`set_id`) may lower it, but never below
+//!   the top live entry.
 //! - `first_id` is the smallest live id, or `0-0` when the stream is empty.
 //! - `nodes` are ordered by master id; each live entry belongs to the last
 //!   node whose master id is at most its id; a node with no live entry is
@@ -238,6 +239,26 @@ impl Stream {
         self.last_id = id;
         if self.entries.len() == 1 {
             self.first_id = id;
+        }
+    }
+
+    /// XSETID's effect: the last id, and optionally `entries_added` and
+    /// `max_deleted`. The caller checked that `id` is not below the top
+    /// live entry (which keeps the invariant above) and that
+    /// `entries_added` is at least the length.
+    pub fn set_id(
+        &mut self,
+        id: StreamId,
+        entries_added: Option<u64>,
+        max_deleted: Option<StreamId>,
+    ) {
+        debug_assert!(self.entries.keys().next_back().is_none_or(|top| *top <= id));
+        self.last_id = id;
+        if let Some(n) = entries_added {
+            self.entries_added = n;
+        }
+        if let Some(m) = max_deleted {
+            self.max_deleted = m;
         }
     }
 
