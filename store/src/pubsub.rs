@@ -291,6 +291,23 @@ pub fn psubscribe(ctx: &mut Ctx<'_>, names: &[&[u8]]) -> Reply {
     subscribe_generic(ctx, names, true)
 }
 
+/// The hub's entry for client `id`, created on its first subscription;
+/// its sink is the one of the latest subscribing call.
+fn subscriber(
+    clients: &mut HashMap<u64, Subscriber>,
+    id: u64,
+    sink: Arc<dyn Sink>,
+) -> &mut Subscriber {
+    let sub = clients.entry(id).or_insert_with(|| Subscriber {
+        sink: sink.clone(),
+        channels: OrderedSet::default(),
+        patterns: OrderedSet::default(),
+        shard: OrderedSet::default(),
+    });
+    sub.sink = sink;
+    sub
+}
+
 fn subscribe_generic(ctx: &mut Ctx<'_>, names: &[&[u8]], pattern: bool) -> Reply {
     let sink = match sink_of(
         ctx.session,
@@ -301,13 +318,7 @@ fn subscribe_generic(ctx: &mut Ctx<'_>, names: &[&[u8]], pattern: bool) -> Reply
     };
     let id = ctx.session.id;
     let hub = &mut ctx.st.pubsub;
-    let sub = hub.clients.entry(id).or_insert_with(|| Subscriber {
-        sink: sink.clone(),
-        channels: OrderedSet::default(),
-        patterns: OrderedSet::default(),
-        shard: OrderedSet::default(),
-    });
-    sub.sink = sink;
+    let sub = subscriber(&mut hub.clients, id, sink);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if pattern {
@@ -403,13 +414,7 @@ pub fn ssubscribe(ctx: &mut Ctx<'_>, names: &[&[u8]]) -> Reply {
     };
     let id = ctx.session.id;
     let hub = &mut ctx.st.pubsub;
-    let sub = hub.clients.entry(id).or_insert_with(|| Subscriber {
-        sink: sink.clone(),
-        channels: OrderedSet::default(),
-        patterns: OrderedSet::default(),
-        shard: OrderedSet::default(),
-    });
-    sub.sink = sink;
+    let sub = subscriber(&mut hub.clients, id, sink);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if sub.shard.insert(name) {

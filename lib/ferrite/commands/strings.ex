@@ -7,8 +7,6 @@ defmodule Ferrite.Commands.Strings do
   import Ferrite, only: [command: 2]
   import Ferrite.Commands.Shape
 
-  alias Ferrite.Native
-
   @typedoc "Options of `set/4`."
   @type set_opt ::
           {:ex, pos_integer()}
@@ -22,17 +20,8 @@ defmodule Ferrite.Commands.Strings do
 
   @doc "`GET key`: `{:ok, value}` or `{:ok, nil}` when the key does not exist."
   @spec get(Ferrite.conn(), Ferrite.key()) :: {:ok, binary() | nil} | Ferrite.error()
-  # Embedded conns (a pid or name) try the NIF's GET entry point first; it
-  # answers what `command/2` would, or a marker (remote conn, non-binary key,
-  # busy locks...) that sends the call down the general path.
-  def get(conn, key) when is_pid(conn) or is_atom(conn) do
-    case Native.get(conn, key) do
-      {:ok, _} = ok -> ok
-      {:error, _} = err -> err
-      _marker -> command(conn, ["GET", key])
-    end
-  end
-
+  # Embedded conns (a pid or name) take `Ferrite.get/2`'s direct NIF path.
+  def get(conn, key) when is_pid(conn) or is_atom(conn), do: Ferrite.get(conn, key)
   def get(conn, key), do: command(conn, ["GET", key])
 
   @doc """
@@ -45,15 +34,9 @@ defmodule Ferrite.Commands.Strings do
           :ok | {:ok, binary() | nil} | Ferrite.error()
   def set(conn, key, value, opts \\ [])
 
-  # As `get/2`: the NIF's SET entry point first (`:ok` for `OK`).
-  def set(conn, key, value, []) when is_pid(conn) or is_atom(conn) do
-    case Native.set(conn, key, value) do
-      :ok -> :ok
-      {:ok, _} = ok -> ok_status(ok)
-      {:error, _} = err -> err
-      _marker -> ok_status(command(conn, ["SET", key, value]))
-    end
-  end
+  # As `get/2`: a plain SET on an embedded conn takes `Ferrite.set/3`.
+  def set(conn, key, value, []) when is_pid(conn) or is_atom(conn),
+    do: Ferrite.set(conn, key, value)
 
   def set(conn, key, value, opts) do
     ok_status(command(conn, ["SET", key, value | set_opts(opts)]))
