@@ -472,6 +472,33 @@ pub fn unsubscribe_everything(st: &mut State, session: &mut Session) {
     }
 }
 
+/// Sends `head ++ [msg]` as a push to each of `ids` that is still a
+/// subscriber; returns how many accepted it and collects in `dead` those
+/// whose sink is gone.
+fn deliver(
+    clients: &HashMap<u64, Subscriber>,
+    ids: &[u64],
+    head: &[Reply],
+    msg: &Reply,
+    dead: &mut Vec<u64>,
+) -> usize {
+    let mut receivers = 0;
+    for id in ids {
+        let Some(sub) = clients.get(id) else {
+            continue;
+        };
+        let mut frame = Vec::with_capacity(head.len() + 1);
+        frame.extend_from_slice(head);
+        frame.push(msg.clone());
+        if sub.sink.send(Outgoing::Push(Reply::Push(frame))) {
+            receivers += 1;
+        } else {
+            dead.push(*id);
+        }
+    }
+    receivers
+}
+
 /// Publishes `message` on `channel` to every subscriber of the channel and
 /// of every matching pattern; returns how many accepted it. Subscribers
 /// whose sink is gone are dropped.
@@ -487,18 +514,8 @@ pub fn publish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
     let mut receivers = 0;
     let mut dead = Vec::new();
     if let Some(ids) = hub.channels.get(channel) {
-        let kind = shared(b"message");
-        for id in ids {
-            let Some(sub) = hub.clients.get(id) else {
-                continue;
-            };
-            let push = Reply::Push(vec![kind.clone(), chan.clone(), msg.clone()]);
-            if sub.sink.send(Outgoing::Push(push)) {
-                receivers += 1;
-            } else {
-                dead.push(*id);
-            }
-        }
+        let head = [shared(b"message"), chan.clone()];
+        receivers += deliver(&hub.clients, ids, &head, &msg, &mut dead);
     }
     if !hub.patterns.is_empty() {
         let kind = shared(b"pmessage");
@@ -506,18 +523,8 @@ pub fn publish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
             if !glob_match(&p.pattern, channel, false) {
                 continue;
             }
-            let pat = shared(&p.pattern);
-            for id in &p.clients {
-                let Some(sub) = hub.clients.get(id) else {
-                    continue;
-                };
-                let push = Reply::Push(vec![kind.clone(), pat.clone(), chan.clone(), msg.clone()]);
-                if sub.sink.send(Outgoing::Push(push)) {
-                    receivers += 1;
-                } else {
-                    dead.push(*id);
-                }
-            }
+            let head = [kind.clone(), shared(&p.pattern), chan.clone()];
+            receivers += deliver(&hub.clients, &p.clients, &head, &msg, &mut dead);
         }
     }
     for id in dead {
@@ -536,20 +543,9 @@ pub fn spublish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
         return 0;
     };
     let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(Arc::new(b.to_vec())));
-    let (kind, chan, msg) = (shared(b"smessage"), shared(channel), shared(message));
-    let mut receivers = 0;
+    let head = [shared(b"smessage"), shared(channel)];
     let mut dead = Vec::new();
-    for id in ids {
-        let Some(sub) = hub.clients.get(id) else {
-            continue;
-        };
-        let push = Reply::Push(vec![kind.clone(), chan.clone(), msg.clone()]);
-        if sub.sink.send(Outgoing::Push(push)) {
-            receivers += 1;
-        } else {
-            dead.push(*id);
-        }
-    }
+    let receivers = deliver(&hub.clients, ids, &head, &shared(message), &mut dead);
     for id in dead {
         hub.remove_client(id);
     }
