@@ -21,6 +21,7 @@ pub mod config;
 pub mod engine;
 pub mod evict;
 pub mod expire;
+pub mod hugepage;
 pub mod keyspace;
 pub mod longdouble;
 pub mod persist;

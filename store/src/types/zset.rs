@@ -244,7 +244,7 @@ impl SkipList {
                 slot
             }
             None => {
-                self.nodes.push(node);
+                crate::hugepage::push_advised(&mut self.nodes, node);
                 (self.nodes.len() - 1) as u32
             }
         };
@@ -550,7 +550,7 @@ pub enum Added {
 /// a removal only moves the last slot (already visited) into a hole.
 #[derive(Clone, Debug)]
 pub struct ZSet {
-    table: HashTable<u32>,
+    table: HashTable<u32, crate::hugepage::HugeAlloc>,
     slots: Vec<(Sso, f64)>,
     hasher: foldhash::fast::RandomState,
     list: SkipList,
@@ -564,7 +564,7 @@ pub struct ZSet {
 impl Default for ZSet {
     fn default() -> Self {
         ZSet {
-            table: HashTable::new(),
+            table: HashTable::new_in(crate::hugepage::HugeAlloc),
             slots: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
             list: SkipList::new(),
@@ -649,7 +649,7 @@ impl ZSet {
         self.member_heap += m.heap_size();
         self.list.insert(score, m.clone());
         let pos = self.slots.len() as u32;
-        self.slots.push((m, score));
+        crate::hugepage::push_advised(&mut self.slots, (m, score));
         let h = self.hasher.hash_one(member);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.table
