@@ -4,7 +4,7 @@
 //! `hotpath <op> <n>`: loads 1,024 keys (10 B names, 16 B values), then runs
 //! `n` operations of `op` the way the NIF does (engine lock taken once per
 //! call, `execute_locked` with a session): `get`, `set`, `getspec` / `setspec` (name resolved once, as the NIF's
-//! entry points), `getmiss`, `incr`,
+//! entry points), `getmiss`, `incr`, `zadd-small` (100 small sorted sets),
 //! or `baseline-get` / `baseline-set` over a `RwLock<hashbrown::HashMap>`.
 //! Divide the instruction count of a run by `n` after subtracting a run
 //! with `n = 0`.
@@ -63,6 +63,16 @@ fn main() {
             "getmiss" => drop(black_box(run(&[b"GET", b"nosuchkey"], &mut session))),
             "set" => drop(black_box(run(&[b"SET", k, &value], &mut session))),
             "incr" => drop(black_box(run(&[b"INCR", b"counter"], &mut session))),
+            "zadd-small" => {
+                // 100 small sorted sets, a new member each time.
+                let key = format!("z{}", i % 100);
+                let member = format!("m:{i}");
+                let score = (i % 1000).to_string();
+                drop(black_box(run(
+                    &[b"ZADD", key.as_bytes(), score.as_bytes(), member.as_bytes()],
+                    &mut session,
+                )))
+            }
             "baseline-get" => drop(black_box(baseline.read().unwrap().get(&k[..]).cloned())),
             "baseline-set" => drop(black_box(
                 baseline.write().unwrap().insert(k.to_vec(), value.to_vec()),

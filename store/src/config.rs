@@ -261,6 +261,10 @@ pub struct Config {
     pub active_expire: bool,
     /// Every stored-only parameter, by canonical name.
     pub other: BTreeMap<String, String>,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`, parsed:
+    /// ZADD reads them on every call to a small set. Invariant: equal to
+    /// `num` of those two names; `set` refreshes it after any change.
+    pub zset_listpack: (usize, usize),
 }
 
 impl Default for Config {
@@ -276,7 +280,19 @@ impl Default for Config {
                 .iter()
                 .map(|(k, v, _)| (k.to_string(), v.to_string()))
                 .collect(),
+            zset_listpack: (128, 64),
         }
+    }
+}
+
+impl Config {
+    /// A numeric stored-only parameter, or `default` when it is missing
+    /// or not a number.
+    pub fn num(&self, name: &str, default: u64) -> u64 {
+        self.other
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 }
 
@@ -520,6 +536,12 @@ impl Config {
                     Kind::Immutable => return Err("can't set immutable config".into()),
                 };
                 self.other.insert(canon.to_string(), stored);
+                if canon.starts_with("zset-max-listpack") {
+                    self.zset_listpack = (
+                        self.num("zset-max-listpack-entries", 128) as usize,
+                        self.num("zset-max-listpack-value", 64) as usize,
+                    );
+                }
             }
         }
         Ok(())

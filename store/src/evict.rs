@@ -67,14 +67,6 @@ pub fn initial_stamp(config: &Config, now_ms: u64) -> u32 {
     }
 }
 
-fn config_num(config: &Config, name: &str, default: u64) -> u64 {
-    config
-        .other
-        .get(name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Seconds since the entry was last accessed (OBJECT IDLETIME under LRU
 /// policies).
 pub fn idle_secs(entry: &Entry, now_ms: u64) -> u64 {
@@ -89,7 +81,7 @@ pub fn lfu_freq(entry: &Entry, now_ms: u64) -> u64 {
 
 /// [`lfu_freq`] with `config`'s `lfu-decay-time`.
 pub fn lfu_freq_cfg(entry: &Entry, now_ms: u64, config: &Config) -> u64 {
-    lfu_decayed(entry.lru, now_ms, config_num(config, "lfu-decay-time", 1)) as u64
+    lfu_decayed(entry.lru, now_ms, config.num("lfu-decay-time", 1)) as u64
 }
 
 fn lfu_decayed(lru: u32, now_ms: u64, decay: u64) -> u8 {
@@ -126,8 +118,8 @@ fn lfu_log_incr(counter: u8, factor: u64, rng: &mut impl Rng) -> u8 {
 pub fn touch(st: &mut State, db: usize, pos: usize, now_ms: u64) {
     let policy = st.config.policy;
     if policy.is_lfu() {
-        let decay = config_num(&st.config, "lfu-decay-time", 1);
-        let factor = config_num(&st.config, "lfu-log-factor", 10);
+        let decay = st.config.num("lfu-decay-time", 1);
+        let factor = st.config.num("lfu-log-factor", 10);
         let e = st.dbs[db].at_mut(pos);
         let c = lfu_decayed(e.lru, now_ms, decay);
         let c = lfu_log_incr(c, factor, &mut st.rng);

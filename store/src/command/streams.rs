@@ -166,17 +166,10 @@ fn stream_at<'c>(ctx: &'c mut Ctx<'_>, db: usize, pos: usize) -> &'c mut Stream 
 }
 
 fn node_limits(ctx: &Ctx<'_>) -> (usize, usize) {
-    let get = |name: &str, default: usize| {
-        ctx.st
-            .config
-            .other
-            .get(name)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
+    let config = &ctx.st.config;
     (
-        get("stream-node-max-entries", 100),
-        get("stream-node-max-bytes", 4096),
+        config.num("stream-node-max-entries", 100) as usize,
+        config.num("stream-node-max-bytes", 4096) as usize,
     )
 }
 

@@ -100,19 +100,9 @@ pub fn score_reply(ctx: &Ctx<'_>, v: f64) -> Reply {
 }
 
 /// The listpack thresholds from the configuration (entries, value bytes).
+#[inline]
 pub fn thresholds(ctx: &Ctx<'_>) -> (usize, usize) {
-    let get = |name: &str, default: usize| {
-        ctx.st
-            .config
-            .other
-            .get(name)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    (
-        get("zset-max-listpack-entries", 128),
-        get("zset-max-listpack-value", 64),
-    )
+    ctx.st.config.zset_listpack
 }
 
 /// Finds the sorted set at `key` for reading: `Ok(None)` when missing.
@@ -544,8 +534,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], zincrby: bool) -> Reply {
     };
     let stamp = ctx.lru_stamp();
     ctx.db().at_mut(pos).lru = stamp;
-    // A big set never converts back: the thresholds (a configuration
-    // lookup) matter only for a small one.
+    // A big set never converts back: the thresholds matter only for a
+    // small one.
     let (max_entries, max_value) = if zset_at(ctx, pos).is_big() {
         (0, 0)
     } else {
