@@ -870,3 +870,43 @@ fn a_slow_reader_past_the_high_water_mark_still_gets_everything() {
     assert_eq!(got.len(), 100 * one + 7);
     assert!(got.ends_with(b"y\r\n+PONG\r\n"));
 }
+
+#[test]
+fn a_busy_script_answers_busy_over_the_wire_and_script_kill_stops_it() {
+    let (e, _l, port) = start();
+    let mut c = connect(port);
+    exchange(&mut c, "CONFIG SET busy-reply-threshold 50\r\n", "+OK\r\n");
+    // The script runs from an engine session (as from the BEAM) and holds
+    // the engine lock while it spins.
+    let e2 = e.clone();
+    let runner = std::thread::spawn(move || {
+        let mut s = e2.session();
+        let mut st = e2.lock();
+        e2.execute_locked(
+            &mut st,
+            &mut s,
+            &[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"],
+        )
+    });
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    let t0 = Instant::now();
+    loop {
+        let got = roundtrip(&mut c, b"GET x\r\n", 5);
+        if got == b"$-1\r\n" {
+            assert!(t0.elapsed() < Duration::from_secs(10), "never BUSY");
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let rest = read_n(&mut c, busy.len() - got.len());
+        assert_eq!(String::from_utf8_lossy(&[got, rest].concat()), busy);
+        break;
+    }
+    // Pipelined: each command is offered to the busy check in turn.
+    exchange(&mut c, "PING\r\nSCRIPT KILL\r\n", &format!("{busy}+OK\r\n"));
+    let killed = runner.join().unwrap();
+    assert!(
+        matches!(&killed, ferrite_store::Reply::Error(m) if m.starts_with("ERR Script killed by user with SCRIPT KILL")),
+        "{killed:?}"
+    );
+    exchange(&mut c, "GET x\r\n", "$-1\r\n");
+}

@@ -16,7 +16,7 @@
 //! backpressure, fairness) resumes without an event.
 
 use super::conn_state::{Conn, ConnShared, ReadOutcome};
-use super::exec::{self, auth_required, config_num};
+use super::exec::{self, auth_required};
 use super::OUTPUT_HIGH_WATER;
 use crate::engine::{Engine, Sink};
 use crate::reply::Reply;
@@ -238,7 +238,7 @@ impl EventLoop {
         let shared = Arc::new(ConnShared::new(session.id, token, self.lp.clone()));
         let (limits, query_limit) = {
             let mut st = engine.lock();
-            let max = config_num(&st, "maxclients", 10000);
+            let max = st.config.num("maxclients", 10000) as i64;
             if st.clients.len() as i64 >= max {
                 drop(st);
                 self.free.push(slot);
@@ -258,10 +258,10 @@ impl EventLoop {
             st.clients.register(info);
             (
                 Limits {
-                    max_bulk: config_num(&st, "proto-max-bulk-len", 512 << 20),
+                    max_bulk: st.config.num("proto-max-bulk-len", 512 << 20) as i64,
                     auth_required: auth_required(&st, &session),
                 },
-                config_num(&st, "client-query-buffer-limit", 1 << 30) as usize,
+                st.config.num("client-query-buffer-limit", 1 << 30) as usize,
             )
         };
         if let Err(e) = self.poll.registry().register(

@@ -12,17 +12,6 @@ use crate::resp::encode::encode;
 use crate::util::eq_ic;
 use std::sync::atomic::Ordering;
 
-/// A numeric or memory-size parameter (`maxclients`, `proto-max-bulk-len`).
-/// (CONFIG SET stores them normalized to plain numbers; read without
-/// allocating, as this runs once per batch.)
-pub(super) fn config_num(st: &State, name: &str, default: i64) -> i64 {
-    st.config
-        .other
-        .get(name)
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(default)
-}
-
 /// True while `session` must still authenticate.
 pub(super) fn auth_required(st: &State, session: &Session) -> bool {
     !session.authenticated
@@ -68,7 +57,11 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
         ..
     } = c;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
-    let mut st = engine.lock();
+    // The lock is taken through `lock_for_command`, so that while a Lua
+    // script runs past `busy-reply-threshold` (holding the lock) commands
+    // are answered BUSY and SCRIPT KILL gets through, as in Redis. Until
+    // the lock is held, each command is offered to it in turn.
+    let mut held = None;
     let mut last_name = "NULL";
     while *next < dec.batch_len() {
         if wbuf.len() - *wpos > OUTPUT_HIGH_WATER {
@@ -76,14 +69,30 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
         }
         dec.argv(*next, &mut argv);
         *next += 1;
+        if held.is_none() {
+            match engine.lock_for_command(&argv) {
+                Ok(guard) => held = Some(guard),
+                Err(reply) => {
+                    if !(*reply_off || *skip_next) {
+                        encode(&reply, session.resp, wbuf);
+                    }
+                    *skip_next = false;
+                    continue;
+                }
+            }
+        }
+        let Some(st) = held.as_mut() else {
+            unreachable!("the lock was just taken")
+        };
+        let st = &mut **st;
         let spec = Engine::lookup(argv[0]);
         let reply =
             if limits.auth_required && spec.is_none_or(|s| !s.flags.contains(Flags::NO_AUTH)) {
                 Reply::err("NOAUTH Authentication required.")
             } else {
                 match spec {
-                    Some(s) => engine.execute_spec_locked(&mut st, session, s, &argv),
-                    None => engine.execute_locked(&mut st, session, &argv),
+                    Some(s) => engine.execute_spec_locked(st, session, s, &argv),
+                    None => engine.execute_locked(st, session, &argv),
                 }
             };
         shared.resp3.store(session.resp == 3, Ordering::Relaxed);
@@ -133,7 +142,7 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
             }
         }
         if limits.auth_required {
-            limits.auth_required = auth_required(&st, session);
+            limits.auth_required = auth_required(st, session);
         }
         if let Some(token) = token {
             // The rest of the pipeline waits for this command's result,
@@ -149,8 +158,13 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
             break;
         }
     }
+    let Some(mut st) = held else {
+        // Every command was answered without the lock (BUSY): the
+        // registry entry and limits stay as they were.
+        return;
+    };
     limits.auth_required = auth_required(&st, session);
-    limits.max_bulk = config_num(&st, "proto-max-bulk-len", 512 << 20);
+    limits.max_bulk = st.config.num("proto-max-bulk-len", 512 << 20) as i64;
     if conn_blocked.is_none() {
         st.clients.touch(session, last_name, engine.clock.now_ms());
     }
