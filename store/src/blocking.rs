@@ -446,6 +446,41 @@ pub fn run_argv(ctx: &mut Ctx<'_>, argv: &[Vec<u8>]) -> Reply {
     }
 }
 
+/// Serves a blocked LMPOP/ZMPOP-style waiter on `key`: runs
+/// `<cmd> 1 <key> <args[0]> COUNT <args[1]>` and, when it popped something,
+/// returns its reply with the undo command `undo` builds from the popped
+/// items (the reply's second element).
+pub fn serve_mpop(
+    ctx: &mut Ctx<'_>,
+    cmd: &[u8],
+    key: &[u8],
+    args: &[Vec<u8>],
+    undo: impl FnOnce(&[Reply]) -> Vec<Vec<u8>>,
+) -> Serve {
+    let reply = run_argv(
+        ctx,
+        &[
+            cmd.to_vec(),
+            b"1".to_vec(),
+            key.to_vec(),
+            args[0].clone(),
+            b"COUNT".to_vec(),
+            args[1].clone(),
+        ],
+    );
+    let Reply::Array(parts) = &reply else {
+        return Serve::Exhausted;
+    };
+    let Some(Reply::Array(items)) = parts.get(1) else {
+        return Serve::Exhausted;
+    };
+    let undo = undo(items);
+    Serve::Served {
+        reply,
+        undo: Some(undo),
+    }
+}
+
 /// Sends the timeout reply to every waiter whose deadline has passed.
 /// Returns how many timed out. The background timer calls it; tests may
 /// too.

@@ -256,30 +256,7 @@ fn parse_dec(s: &[u8]) -> Option<Kind> {
     if !any {
         return None;
     }
-    if i < s.len() && (s[i] | 0x20) == b'e' {
-        i += 1;
-        let neg = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut e: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            e = (e * 10 + (s[i] - b'0') as i64).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        exp10 += if neg { -e } else { e };
-    }
+    exp10 += exponent(s, &mut i, b'e')?;
     if i != s.len() {
         return None;
     }
@@ -358,30 +335,7 @@ fn parse_hex(s: &[u8]) -> Option<Kind> {
     if !any {
         return None;
     }
-    if i < s.len() && (s[i] | 0x20) == b'p' {
-        i += 1;
-        let neg = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut e: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            e = (e * 10 + (s[i] - b'0') as i64).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        exp2 += if neg { -e } else { e };
-    }
+    exp2 += exponent(s, &mut i, b'p')?;
     if i != s.len() {
         return None;
     }
@@ -605,6 +559,38 @@ impl Big {
 pub fn incr_text(current: LongDouble, incr: LongDouble) -> Option<String> {
     let sum = current.sum(incr);
     sum.is_finite().then(|| sum.to_human())
+}
+
+/// Reads an optional exponent at `s[*i..]`: `marker` (either case), an
+/// optional sign, then at least one digit (clamped far beyond any finite
+/// result). `Some(0)` when there is no marker, `None` when a marker has no
+/// digits.
+fn exponent(s: &[u8], i: &mut usize, marker: u8) -> Option<i64> {
+    if *i >= s.len() || (s[*i] | 0x20) != marker {
+        return Some(0);
+    }
+    *i += 1;
+    let neg = match s.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = *i;
+    let mut e: i64 = 0;
+    while *i < s.len() && s[*i].is_ascii_digit() {
+        e = (e * 10 + (s[*i] - b'0') as i64).min(1 << 40);
+        *i += 1;
+    }
+    if *i == start {
+        return None;
+    }
+    Some(if neg { -e } else { e })
 }
 
 #[cfg(test)]

@@ -124,6 +124,16 @@ impl Reply {
         Reply::Status(Cow::Owned(s.to_string()))
     }
 
+    /// An array of status lines: the shape of every `<CMD> HELP` reply.
+    pub fn status_lines(lines: &[&'static str]) -> Reply {
+        Reply::Array(
+            lines
+                .iter()
+                .map(|l| Reply::Status(Cow::Borrowed(l)))
+                .collect(),
+        )
+    }
+
     /// An error reply. `msg` must carry its prefix (`ERR ...`).
     pub fn err(msg: impl Into<String>) -> Reply {
         Reply::Error(msg.into())

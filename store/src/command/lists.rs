@@ -818,39 +818,21 @@ fn blmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 
 /// Serves BLMPOP: `args` = [LEFT|RIGHT, count].
 fn serve_blmpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
-    let reply = blocking::run_argv(
-        ctx,
-        &[
-            b"lmpop".to_vec(),
-            b"1".to_vec(),
-            key.to_vec(),
-            args[0].clone(),
-            b"COUNT".to_vec(),
-            args[1].clone(),
-        ],
-    );
-    let Reply::Array(parts) = &reply else {
-        return Serve::Exhausted;
-    };
-    let Some(Reply::Array(elems)) = parts.get(1) else {
-        return Serve::Exhausted;
-    };
-    // Push the popped elements back in reverse, at the same end.
-    let push: &[u8] = if args[0] == b"LEFT" {
-        b"lpush"
-    } else {
-        b"rpush"
-    };
-    let mut undo = vec![push.to_vec(), key.to_vec()];
-    undo.extend(
-        elems
-            .iter()
-            .rev()
-            .filter_map(|e| e.as_bytes())
-            .map(<[u8]>::to_vec),
-    );
-    Serve::Served {
-        reply,
-        undo: Some(undo),
-    }
+    blocking::serve_mpop(ctx, b"lmpop", key, args, |elems| {
+        // Push the popped elements back in reverse, at the same end.
+        let push: &[u8] = if args[0] == b"LEFT" {
+            b"lpush"
+        } else {
+            b"rpush"
+        };
+        let mut undo = vec![push.to_vec(), key.to_vec()];
+        undo.extend(
+            elems
+                .iter()
+                .rev()
+                .filter_map(|e| e.as_bytes())
+                .map(<[u8]>::to_vec),
+        );
+        undo
+    })
 }

@@ -105,11 +105,6 @@ fn pubsub_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
             }
             Reply::Array(out)
         }
-        Sub::Help => Reply::Array(
-            pubsub::PUBSUB_HELP
-                .iter()
-                .map(|l| Reply::status(l))
-                .collect(),
-        ),
+        Sub::Help => Reply::status_lines(pubsub::PUBSUB_HELP),
     }
 }

@@ -63,10 +63,6 @@ fn unknown_sub(sub: &[u8], cmd: &str) -> Reply {
     Reply::err(format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."))
 }
 
-fn help(lines: &[&str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
-}
-
 const SCRIPT_HELP: &[&str] = &[
     "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DEBUG (YES|SYNC|NO)",
@@ -148,7 +144,7 @@ fn script(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if n != 2 {
             return sub_arity("script", "help");
         }
-        return help(SCRIPT_HELP);
+        return Reply::status_lines(SCRIPT_HELP);
     }
     unknown_sub(sub, "SCRIPT")
 }
@@ -289,7 +285,7 @@ fn function(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         if n != 2 {
             return sub_arity("function", "help");
         }
-        return help(FUNCTION_HELP);
+        return Reply::status_lines(FUNCTION_HELP);
     }
     unknown_sub(sub, "FUNCTION")
 }

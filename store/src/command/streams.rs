@@ -1051,30 +1051,25 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     if sub == "help" {
-        return Reply::Array(
-            [
-                "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CREATE <key> <groupname> <id|$> [option]",
-                "    Create a new consumer group. Options are:",
-                "    * MKSTREAM",
-                "      Create the empty stream if it does not exist.",
-                "    * ENTRIESREAD entries_read",
-                "      Set the group's entries_read counter (internal use).",
-                "CREATECONSUMER <key> <groupname> <consumer>",
-                "    Create a new consumer in the specified group.",
-                "DELCONSUMER <key> <groupname> <consumer>",
-                "    Remove the specified consumer.",
-                "DESTROY <key> <groupname>",
-                "    Remove the specified group.",
-                "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-                "    Set the current group ID and entries_read counter.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|l| Reply::status(l))
-            .collect(),
-        );
+        return Reply::status_lines(&[
+            "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CREATE <key> <groupname> <id|$> [option]",
+            "    Create a new consumer group. Options are:",
+            "    * MKSTREAM",
+            "      Create the empty stream if it does not exist.",
+            "    * ENTRIESREAD entries_read",
+            "      Set the group's entries_read counter (internal use).",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Create a new consumer in the specified group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove the specified consumer.",
+            "DESTROY <key> <groupname>",
+            "    Remove the specified group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            "    Set the current group ID and entries_read counter.",
+            "HELP",
+            "    Print this help.",
+        ]);
     }
     let key = argv[2];
     let grp = argv[3];
@@ -1707,22 +1702,17 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     if sub == "help" {
-        return Reply::Array(
-            [
-                "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CONSUMERS <key> <groupname>",
-                "    Show consumers of <groupname>.",
-                "GROUPS <key>",
-                "    Show the stream consumer groups.",
-                "STREAM <key> [FULL [COUNT <count>]",
-                "    Show information about the stream.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|l| Reply::status(l))
-            .collect(),
-        );
+        return Reply::status_lines(&[
+            "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CONSUMERS <key> <groupname>",
+            "    Show consumers of <groupname>.",
+            "GROUPS <key>",
+            "    Show the stream consumer groups.",
+            "STREAM <key> [FULL [COUNT <count>]",
+            "    Show information about the stream.",
+            "HELP",
+            "    Print this help.",
+        ]);
     }
     let key = argv[2];
     let db = ctx.db_index();

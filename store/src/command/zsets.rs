@@ -1652,34 +1652,16 @@ fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 
 /// Serves BZMPOP: `args` = [MIN|MAX, count], through ZMPOP on one key.
 fn serve_bzmpop(ctx: &mut Ctx<'_>, key: &[u8], args: &[Vec<u8>]) -> Serve {
-    let reply = blocking::run_argv(
-        ctx,
-        &[
-            b"zmpop".to_vec(),
-            b"1".to_vec(),
-            key.to_vec(),
-            args[0].clone(),
-            b"COUNT".to_vec(),
-            args[1].clone(),
-        ],
-    );
-    let Reply::Array(parts) = &reply else {
-        return Serve::Exhausted;
-    };
-    let Some(Reply::Array(pairs)) = parts.get(1) else {
-        return Serve::Exhausted;
-    };
-    let mut undo = vec![b"zadd".to_vec(), key.to_vec()];
-    for p in pairs {
-        if let Reply::Array(ms) = p {
-            undo.push(score_text(&ms[1]));
-            undo.push(ms[0].as_bytes().unwrap_or_default().to_vec());
+    blocking::serve_mpop(ctx, b"zmpop", key, args, |pairs| {
+        let mut undo = vec![b"zadd".to_vec(), key.to_vec()];
+        for p in pairs {
+            if let Reply::Array(ms) = p {
+                undo.push(score_text(&ms[1]));
+                undo.push(ms[0].as_bytes().unwrap_or_default().to_vec());
+            }
         }
-    }
-    Serve::Served {
-        reply,
-        undo: Some(undo),
-    }
+        undo
+    })
 }
 
 #[cfg(test)]

@@ -318,7 +318,7 @@ fn help() -> Reply {
         "HELP",
         "    Print this help.",
     ];
-    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
+    Reply::status_lines(&lines)
 }
 
 /// CLIENT INFO and LIST reply: a verbatim string in RESP3, bulk in RESP2.

@@ -372,9 +372,11 @@ impl SkipList {
         NIL
     }
 
-    /// The first node for which `below` is false (the list must be
-    /// partitioned: all `below` nodes first), with its 0-based rank.
-    pub fn first_not_below(&self, below: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
+    /// Descends the levels, stepping forward while `advance` holds for the
+    /// next node (the list must be partitioned: all `advance` nodes
+    /// first). Returns the last node stepped onto (`HEAD` when none) and
+    /// how many nodes that is.
+    fn descend(&self, advance: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
         let mut x = HEAD;
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
@@ -384,7 +386,7 @@ impl SkipList {
                     break;
                 }
                 let nd = &self.nodes[l.next as usize];
-                if below(nd.score, nd.member.as_bytes()) {
+                if advance(nd.score, nd.member.as_bytes()) {
                     rank += l.span as usize;
                     x = l.next;
                 } else {
@@ -392,33 +394,22 @@ impl SkipList {
                 }
             }
         }
+        (x, rank)
+    }
+
+    /// The first node for which `below` is false (the list must be
+    /// partitioned: all `below` nodes first), with its 0-based rank.
+    pub fn first_not_below(&self, below: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
+        let (x, rank) = self.descend(below);
         (self.next(x, 0), rank)
     }
 
     /// The last node for which `above` is false (all `above` nodes last),
     /// with its 0-based rank; `NIL` when every node is above.
     pub fn last_not_above(&self, above: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
-        let mut x = HEAD;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.next == NIL {
-                    break;
-                }
-                let nd = &self.nodes[l.next as usize];
-                if !above(nd.score, nd.member.as_bytes()) {
-                    rank += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-        }
-        if x == HEAD {
-            (NIL, 0)
-        } else {
-            (x, rank - 1)
+        match self.descend(|s, m| !above(s, m)) {
+            (HEAD, _) => (NIL, 0),
+            (x, rank) => (x, rank - 1),
         }
     }
 

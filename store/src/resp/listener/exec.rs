@@ -69,9 +69,10 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
         }
         dec.argv(*next, &mut argv);
         *next += 1;
-        if held.is_none() {
-            match engine.lock_for_command(&argv) {
-                Ok(guard) => held = Some(guard),
+        let st = match &mut held {
+            Some(guard) => guard,
+            None => match engine.lock_for_command(&argv) {
+                Ok(guard) => held.insert(guard),
                 Err(reply) => {
                     if !(*reply_off || *skip_next) {
                         encode(&reply, session.resp, wbuf);
@@ -79,10 +80,7 @@ pub(super) fn run_batch(engine: &Engine, c: &mut Conn) {
                     *skip_next = false;
                     continue;
                 }
-            }
-        }
-        let Some(st) = held.as_mut() else {
-            unreachable!("the lock was just taken")
+            },
         };
         let st = &mut **st;
         let spec = Engine::lookup(argv[0]);
