@@ -116,12 +116,6 @@ impl Resource for ConnRes {
     }
 }
 
-/// Bytes of a stored value handed out as a resource binary (no copy).
-pub struct SharedBytes(pub Arc<Vec<u8>>);
-
-#[rustler::resource_impl]
-impl Resource for SharedBytes {}
-
 type Fx = foldhash::fast::FixedState;
 type Shard = RwLock<HashMap<u64, Arc<Conn>, Fx>>;
 const SHARDS: usize = 32;

@@ -16,13 +16,12 @@
 //! `{:error, %Ferrite.ResponseError{}}`; inside an array (EXEC, pipelines)
 //! it stays a bare struct, as Redix does.
 
-use crate::conn::SharedBytes;
 use ferrite_store::{Bulk, Reply};
 use rustler::sys::{
     enif_make_int64, enif_make_list_from_array, enif_make_map_from_arrays, enif_make_new_binary,
     ErlNifTerm,
 };
-use rustler::{Encoder, Env, ResourceArc, Term};
+use rustler::{Encoder, Env, Term};
 
 rustler::atoms! {
     /// `:ok`
@@ -43,13 +42,6 @@ rustler::atoms! {
     response_error = "Elixir.Ferrite.ResponseError",
 }
 
-/// Bulk replies at least this long are handed out as resource binaries over
-/// the stored bytes instead of being copied. Measured at 1 KiB, a resource
-/// binary costs as much as a copy (both allocate an off-heap binary that GC
-/// later frees), so copying stays the rule up to 64 KiB, where the memcpy
-/// starts to dominate.
-pub const SHARE_MIN: usize = 64 * 1024;
-
 /// A binary term holding a copy of `b`.
 #[inline]
 pub fn binary<'a>(env: Env<'a>, b: &[u8]) -> Term<'a> {
@@ -63,12 +55,12 @@ pub fn binary<'a>(env: Env<'a>, b: &[u8]) -> Term<'a> {
     }
 }
 
+/// A bulk reply as a binary: stored long strings are handed out without a
+/// copy (see [`crate::strbuf`]), the rest is copied.
+#[inline]
 fn bulk<'a>(env: Env<'a>, b: &Bulk) -> Term<'a> {
     match b {
-        Bulk::Shared(arc) if arc.len() >= SHARE_MIN => {
-            let res = ResourceArc::new(SharedBytes(arc.clone()));
-            res.make_binary(env, |r| r.0.as_slice()).to_term(env)
-        }
+        Bulk::Shared(buf) => crate::strbuf::binary(env, buf).unwrap_or_else(|| binary(env, b)),
         _ => binary(env, b),
     }
 }

@@ -69,5 +69,11 @@ pub mod nifs;
 pub mod open;
 pub mod sched;
 pub mod sink;
+pub mod strbuf;
 
-rustler::init!("Elixir.Ferrite.Native");
+rustler::init!("Elixir.Ferrite.Native", load = load);
+
+/// Load: long strings are allocated as resource objects from here on.
+fn load(env: rustler::Env, _info: rustler::Term) -> bool {
+    strbuf::install(env)
+}

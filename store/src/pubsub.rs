@@ -47,6 +47,7 @@
 use crate::engine::{Ctx, Outgoing, Session, Sink, State};
 use crate::reply::{Bulk, Reply};
 use crate::tx::DropGuard;
+use crate::types::shared::SharedBuf;
 use crate::util::glob_match;
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -508,7 +509,7 @@ pub fn publish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
         return 0;
     }
     // Shared buffers: one copy of the payload however many receivers.
-    let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(Arc::new(b.to_vec())));
+    let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(SharedBuf::from_slice(b)));
     let chan = shared(channel);
     let msg = shared(message);
     let mut receivers = 0;
@@ -542,7 +543,7 @@ pub fn spublish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
     let Some(ids) = hub.shard_channels.get(channel) else {
         return 0;
     };
-    let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(Arc::new(b.to_vec())));
+    let shared = |b: &[u8]| Reply::Bulk(Bulk::Shared(SharedBuf::from_slice(b)));
     let head = [shared(b"smessage"), shared(channel)];
     let mut dead = Vec::new();
     let receivers = deliver(&hub.clients, ids, &head, &shared(message), &mut dead);

@@ -5,10 +5,10 @@
 //! script bridge into Lua values. Each consumer downgrades the RESP3-only
 //! shapes (maps, sets, doubles, booleans) the way Redis does for RESP2 clients.
 
+use crate::types::shared::SharedBuf;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 
 /// Bytes of a bulk reply: inline (short), owned, or shared with the stored
 /// value (so a large GET can hand the stored bytes out without copying
@@ -29,8 +29,9 @@ pub enum Bulk {
     },
     /// Bytes owned by the reply.
     Owned(Vec<u8>),
-    /// Bytes shared with a stored value.
-    Shared(Arc<Vec<u8>>),
+    /// Bytes shared with a stored value (or among the receivers of one
+    /// pub/sub message).
+    Shared(SharedBuf),
 }
 
 /// Longest bulk kept inline in a `Reply` (the same bound as a stored
@@ -61,7 +62,7 @@ impl Deref for Bulk {
         match self {
             Bulk::Inline { len, buf } => &buf[..*len as usize],
             Bulk::Owned(v) => v,
-            Bulk::Shared(a) => a,
+            Bulk::Shared(a) => a.as_bytes(),
         }
     }
 }
@@ -239,7 +240,7 @@ mod tests {
             assert_eq!(matches!(bulk, Bulk::Inline { .. }), n <= INLINE_BULK);
             assert_eq!(&**bulk, &b[..]);
             assert_eq!(r, Reply::bulk_vec(b.clone()));
-            assert_eq!(r, Reply::Bulk(Bulk::Shared(Arc::new(b))));
+            assert_eq!(r, Reply::Bulk(Bulk::Shared(SharedBuf::from_slice(&b))));
         }
     }
 

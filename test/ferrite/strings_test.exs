@@ -58,6 +58,29 @@ defmodule Ferrite.StringsTest do
       assert Ferrite.strlen(c, "big") == {:ok, 1_600_000}
     end
 
+    test "a long value read out never changes after writes to its key", %{c: c} do
+      # Embedded GETs of long values share the stored bytes with the
+      # returned binary: later in-place edits must not reach it.
+      v1 = :binary.copy("a", 1024)
+      assert Ferrite.set(c, "k", v1) == :ok
+      {:ok, got} = Ferrite.get(c, "k")
+      assert Ferrite.set(c, "k", :binary.copy("b", 1024)) == :ok
+      assert Ferrite.append(c, "k", "tail") == {:ok, 1028}
+      assert Ferrite.setrange(c, "k", 0, "zz") == {:ok, 1028}
+      assert got == v1
+      {:ok, got2} = Ferrite.get(c, "k")
+      assert Ferrite.append(c, "k", "more") == {:ok, 1032}
+      assert Ferrite.del(c, "k") == {:ok, 1}
+      :erlang.garbage_collect()
+      assert got == v1
+      assert got2 == "zz" <> :binary.copy("b", 1022) <> "tail"
+      # Repeated APPENDs build the value in place (amortised growth).
+      for _ <- 1..2000, do: {:ok, _} = Ferrite.append(c, "log", :binary.copy("x", 100))
+      assert Ferrite.strlen(c, "log") == {:ok, 200_000}
+      {:ok, log} = Ferrite.get(c, "log")
+      assert log == :binary.copy("x", 200_000)
+    end
+
     test "integers, floats and atoms are sent as text", %{c: c} do
       assert Ferrite.set(c, :atom_key, 42) == :ok
       assert Ferrite.get(c, "atom_key") == {:ok, "42"}

@@ -75,7 +75,7 @@ pub fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Sso>,
 /// A bulk reply for a stored string, sharing large buffers instead of copying.
 pub fn str_reply(s: &Sso) -> Reply {
     match s.shared() {
-        Some(arc) => Reply::Bulk(Bulk::Shared(arc.clone())),
+        Some(buf) => Reply::Bulk(Bulk::Shared(buf.clone())),
         None => Reply::bulk(s.as_bytes()),
     }
 }
@@ -128,14 +128,7 @@ pub fn store_bytes(ctx: &mut Ctx<'_>, key: &[u8], bytes: &[u8], keepttl: bool) -
     let reused = match &mut e.value {
         // Invariant kept: `bytes` is longer than `INLINE_CAP`, so the
         // string stays a `Heap` one.
-        Value::Str(Sso::Heap(arc)) => match std::sync::Arc::get_mut(arc) {
-            Some(v) if v.capacity() >= bytes.len() && v.capacity() <= 2 * bytes.len() => {
-                v.clear();
-                v.extend_from_slice(bytes);
-                true
-            }
-            _ => false,
-        },
+        Value::Str(Sso::Heap(buf)) => buf.overwrite(bytes),
         _ => false,
     };
     if !reused {
@@ -416,22 +409,22 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
 }
 
 /// Applies `f` to the string at `key` (created empty when missing), keeping
-/// the TTL. Returns what `f` returns, or WRONGTYPE.
+/// the TTL. Returns what `f` returns, or WRONGTYPE. `f` edits the stored
+/// string itself, so APPEND and SETRANGE work in place.
 fn modify_str<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     event: &str,
-    f: impl FnOnce(&mut Vec<u8>, bool) -> Result<R, Reply>,
+    f: impl FnOnce(&mut Sso, bool) -> Result<R, Reply>,
 ) -> Result<R, Reply> {
     let db = ctx.db_index();
     let stamp = ctx.lru_stamp();
     let pos = match ctx.lookup_write(key) {
         Some(pos) => pos,
         None => {
-            let mut v = Vec::new();
+            let mut v = Sso::EMPTY;
             let r = f(&mut v, false)?;
-            ctx.db()
-                .insert_new(key, Value::Str(Sso::from_vec(v)), stamp);
+            ctx.db().insert_new(key, Value::Str(v), stamp);
             ctx.notify('n', "new", key);
             ctx.signal_modified(db, key);
             ctx.notify('$', event, key);
@@ -444,7 +437,7 @@ fn modify_str<R>(
         return Err(wrongtype());
     };
     e.lru = stamp;
-    let r = s.modify(|v| f(v, true))?;
+    let r = f(s, true)?;
     ctx.signal_modified(db, key);
     ctx.notify('$', event, key);
     ctx.dirty(1);
@@ -464,7 +457,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         }
     }
     match modify_str(ctx, argv[1], "append", |v, _| {
-        v.extend_from_slice(add);
+        v.append(add);
         Ok(v.len())
     }) {
         Ok(n) => Reply::Int(n as i64),
@@ -536,10 +529,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
     }
     let off = offset as usize;
     match modify_str(ctx, argv[1], "setrange", |v, _| {
-        if v.len() < off + val.len() {
-            v.resize(off + val.len(), 0);
-        }
-        v[off..off + val.len()].copy_from_slice(val);
+        v.write_at(off, val);
         Ok(v.len())
     }) {
         Ok(n) => Reply::Int(n as i64),
@@ -552,7 +542,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64, decr: bool) -> Reply {
         let cur = if !existed {
             0
         } else {
-            parse_i64_strict(v).ok_or_else(|| Reply::err(errors::NOT_INT))?
+            parse_i64_strict(v.as_bytes()).ok_or_else(|| Reply::err(errors::NOT_INT))?
         };
         let next = cur.checked_add(by).ok_or_else(|| {
             Reply::err(if decr {
@@ -561,8 +551,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64, decr: bool) -> Reply {
                 errors::OVERFLOW
             })
         })?;
-        v.clear();
-        v.extend_from_slice(next.to_string().as_bytes());
+        *v = Sso::new(next.to_string().as_bytes());
         Ok(next)
     });
     match r {
@@ -613,13 +602,12 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Reply {
         let cur = if !existed {
             LongDouble::ZERO
         } else {
-            LongDouble::parse(v).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
+            LongDouble::parse(v.as_bytes()).ok_or_else(|| Reply::err(errors::NOT_FLOAT))?
         };
         let Some(text) = crate::longdouble::incr_text(cur, by) else {
             return Err(Reply::err("ERR increment would produce NaN or Infinity"));
         };
-        v.clear();
-        v.extend_from_slice(text.as_bytes());
+        *v = Sso::new(text.as_bytes());
         Ok(text)
     });
     match r {

@@ -7,6 +7,7 @@ pub mod dense;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod shared;
 pub mod sso;
 pub mod stream;
 pub mod zset;

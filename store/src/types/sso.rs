@@ -2,13 +2,14 @@
 //!
 //! Keys and small string values are stored in the entry itself, so a GET of a
 //! short key touches no heap memory beyond the table. Longer strings live in a
-//! reference-counted buffer, which a GET can hand out without copying.
+//! reference-counted [`SharedBuf`], which a GET can hand out without copying
+//! and which APPEND and SETRANGE edit in place when nobody else holds it.
 //!
 //! Invariant: a string of `INLINE_CAP` bytes or fewer is always `Inline`, so
 //! equality and hashing can compare representations as bytes.
 
+use super::shared::SharedBuf;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 /// Bytes kept inline.
 pub const INLINE_CAP: usize = 22;
@@ -24,7 +25,7 @@ pub enum Sso {
         buf: [u8; INLINE_CAP],
     },
     /// More than `INLINE_CAP` bytes, shared.
-    Heap(Arc<Vec<u8>>),
+    Heap(SharedBuf),
 }
 
 impl Sso {
@@ -45,17 +46,13 @@ impl Sso {
                 buf,
             }
         } else {
-            Sso::Heap(Arc::new(b.to_vec()))
+            Sso::Heap(SharedBuf::from_slice(b))
         }
     }
 
-    /// Takes ownership of `v` (stays on the heap only when long).
+    /// The bytes of `v` as a string (stays on the heap only when long).
     pub fn from_vec(v: Vec<u8>) -> Sso {
-        if v.len() <= INLINE_CAP {
-            Sso::new(&v)
-        } else {
-            Sso::Heap(Arc::new(v))
-        }
+        Sso::new(&v)
     }
 
     /// The bytes.
@@ -63,7 +60,7 @@ impl Sso {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Sso::Inline { len, buf } => &buf[..*len as usize],
-            Sso::Heap(v) => v,
+            Sso::Heap(v) => v.as_bytes(),
         }
     }
 
@@ -85,36 +82,42 @@ impl Sso {
     pub fn heap_size(&self) -> usize {
         match self {
             Sso::Inline { .. } => 0,
-            // Arc header (two counters) + Vec header + capacity.
-            Sso::Heap(v) => 16 + 24 + v.capacity(),
+            Sso::Heap(v) => v.heap_size(),
         }
     }
 
     /// The shared buffer, when the bytes live on the heap.
-    pub fn shared(&self) -> Option<&Arc<Vec<u8>>> {
+    pub fn shared(&self) -> Option<&SharedBuf> {
         match self {
             Sso::Heap(v) => Some(v),
             Sso::Inline { .. } => None,
         }
     }
 
-    /// Mutates the bytes through `f`, keeping the inline invariant. Copies a
-    /// shared heap buffer first if someone else holds it (copy on write).
-    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    /// Appends `add` (APPEND): in place when the bytes fit inline or the
+    /// heap buffer is unshared with room, else into a buffer with room to
+    /// grow, so that repeated appends cost amortised O(1) per byte.
+    pub fn append(&mut self, add: &[u8]) {
+        self.write_at(self.len(), add);
+    }
+
+    /// Writes `data` at `offset`, zero-padding a shorter string first
+    /// (SETRANGE). The string never shrinks, so the inline invariant holds:
+    /// a heap string stays longer than `INLINE_CAP`.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) {
+        let end = offset + data.len();
         match self {
-            Sso::Heap(arc) => {
-                let v = Arc::make_mut(arc);
-                let r = f(v);
-                if v.len() <= INLINE_CAP {
-                    *self = Sso::new(&v.clone());
-                }
-                r
+            Sso::Heap(v) => v.write_at(offset, data),
+            Sso::Inline { len, buf } if end <= INLINE_CAP => {
+                buf[offset..end].copy_from_slice(data);
+                *len = (*len).max(end as u8);
             }
             Sso::Inline { .. } => {
-                let mut v = self.as_bytes().to_vec();
-                let r = f(&mut v);
-                *self = Sso::from_vec(v);
-                r
+                let old = self.as_bytes();
+                let new_len = end.max(old.len());
+                let mut v = SharedBuf::with_capacity(old, new_len);
+                v.write_at(offset, data);
+                *self = Sso::Heap(v);
             }
         }
     }
@@ -215,12 +218,19 @@ mod tests {
     }
 
     #[test]
-    fn modify_keeps_invariant() {
-        let mut s = Sso::new(&[7u8; 30]);
-        s.modify(|v| v.truncate(3));
-        assert!(matches!(s, Sso::Inline { len: 3, .. }));
-        s.modify(|v| v.extend_from_slice(&[1u8; 40]));
+    fn append_and_write_at_keep_invariant() {
+        let mut s = Sso::new(b"abc");
+        s.append(b"def");
+        assert!(matches!(s, Sso::Inline { len: 6, .. }));
+        s.write_at(8, b"xy");
+        assert_eq!(s.as_bytes(), b"abcdef\0\0xy");
+        assert!(matches!(s, Sso::Inline { .. }));
+        s.append(&[1u8; 20]);
         assert!(matches!(s, Sso::Heap(_)));
-        assert_eq!(s.len(), 43);
+        assert_eq!(s.len(), 30);
+        assert_eq!(&s.as_bytes()[..10], b"abcdef\0\0xy");
+        s.write_at(2, b"Q");
+        assert_eq!(&s.as_bytes()[..4], b"abQd");
+        assert_eq!(s.len(), 30);
     }
 }
