@@ -101,7 +101,7 @@ impl SharedBuf {
             let backend = unsafe { &*backend };
             // SAFETY: the backend's contract: `size` bytes or null.
             let p = unsafe { (backend.alloc)(size) };
-            if !p.is_null() && (p as usize) % ALIGN == 0 {
+            if !p.is_null() && (p as usize).is_multiple_of(ALIGN) {
                 raw = p;
                 free = backend.free;
             } else if !p.is_null() {
