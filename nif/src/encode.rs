@@ -144,11 +144,17 @@ fn int(env: Env<'_>, i: i64) -> Term<'_> {
     unsafe { Term::new(env, enif_make_int64(env.as_c_arg(), i)) }
 }
 
+/// `{:ok, term}`.
+#[inline]
+pub fn ok_tuple<'a>(env: Env<'a>, term: Term<'a>) -> Term<'a> {
+    (ok(), term).encode(env)
+}
+
 /// A command's result: `{:ok, term}` or `{:error, %ResponseError{}}`.
 #[inline]
 pub fn encode_result<'a>(env: Env<'a>, reply: &Reply) -> Term<'a> {
     match reply {
         Reply::Error(msg) => error_tuple(env, msg),
-        r => (ok(), encode_reply(env, r)).encode(env),
+        r => ok_tuple(env, encode_reply(env, r)),
     }
 }

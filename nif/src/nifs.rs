@@ -382,14 +382,12 @@ fn command_normal<'a>(env: Env<'a>, conn: &Arc<Conn>, argv: Term<'a>) -> Term<'a
 
 /// The table entries of the commands with their own entry point.
 struct FastSpecs {
-    get: &'static CommandSpec,
     set: &'static CommandSpec,
 }
 
 fn fast_specs() -> &'static FastSpecs {
     static SPECS: OnceLock<FastSpecs> = OnceLock::new();
     SPECS.get_or_init(|| FastSpecs {
-        get: Engine::lookup(b"get").expect("GET in the command table"),
         set: Engine::lookup(b"set").expect("SET in the command table"),
     })
 }
@@ -414,59 +412,67 @@ fn inspect<'a>(env: Env<'a>, term: Term<'a>) -> Option<&'a [u8]> {
     }
 }
 
-/// Runs one command already resolved to `spec` (GET and SET: cheap, and
-/// never blocking) under the same rule as `command`: on this normal
-/// scheduler when the input is small and both locks are free, else a
-/// marker term (`Err`). The engine path is `execute_spec_locked`, the one
-/// every command takes.
+/// Runs `body` under the conn's session and engine locks (GET and SET:
+/// cheap, and never blocking), under the same rule as `command`: on this
+/// normal scheduler when the input (`bytes`) is small and both locks are
+/// free, else a marker term (`Err`). A panic in `body` becomes an error
+/// reply.
 #[inline(always)]
-fn run_resolved<'a>(
+fn with_locks<'a>(
     env: Env<'a>,
     conn: &Conn,
-    spec: &'static CommandSpec,
-    args: &[&[u8]],
-) -> Result<Reply, Term<'a>> {
+    write: bool,
+    bytes: usize,
+    body: impl FnOnce(&mut State, &mut Session) -> Term<'a>,
+) -> Term<'a> {
     if conn.is_closed() {
-        return Err(closed().encode(env));
+        return closed().encode(env);
     }
     // The dirty IO rule: on an `appendfsync always` engine a write fsyncs
     // under the lock, so it must not run on a normal scheduler.
-    if conn.io_writes && spec.flags.contains(ferrite_store::command::Flags::WRITE) {
-        return Err(dirty_io().encode(env));
+    if conn.io_writes && write {
+        return dirty_io().encode(env);
     }
-    if args.iter().map(|a| a.len()).sum::<usize>() > MAX_NORMAL_BYTES {
-        return Err(dirty().encode(env));
+    if bytes > MAX_NORMAL_BYTES {
+        return dirty().encode(env);
     }
     let Some(mut sess) = conn.session.try_lock() else {
-        return Err(dirty().encode(env));
+        return dirty().encode(env);
     };
     let Some(mut st) = conn.engine.try_lock() else {
-        return Err(dirty().encode(env));
+        return dirty().encode(env);
     };
     let _guard = CallerEnv::enter(env);
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        conn.engine
-            .execute_spec_locked(&mut st, &mut sess, spec, args)
-    }));
+    let result = catch_unwind(AssertUnwindSafe(|| body(&mut st, &mut sess)));
     debug_assert!(sess.blocked.is_none(), "GET and SET never block");
     drop(st);
     drop(sess);
-    Ok(result.unwrap_or_else(panic_reply))
+    result.unwrap_or_else(|p| encode_result(env, &panic_reply(p)))
 }
 
 raw_nif!("get", 2, get);
 
 /// `GET key` without an argument list: what `command(conn, ["GET", key])`
-/// returns, markers included (`:convert` when `key` is not a binary).
+/// returns, markers included (`:convert` when `key` is not a binary). A
+/// hit is encoded from the stored string under the lock (no `Reply`; a
+/// long value becomes a resource binary over the stored bytes).
 fn get<'a>(env: Env<'a>, [conn, key]: [Term<'a>; 2]) -> Term<'a> {
     with_conn(env, conn, |conn| {
         let Some(key) = inspect(env, key) else {
             return convert().encode(env);
         };
-        match run_resolved(env, conn, fast_specs().get, &[b"GET", key]) {
-            Ok(reply) => encode_result(env, &reply),
-            Err(marker) => marker,
-        }
+        with_locks(env, conn, false, key.len(), |st, sess| {
+            let hit = conn.engine.get_locked(st, sess, key, |s| {
+                match s.shared().and_then(|b| crate::strbuf::binary(env, b)) {
+                    Some(bin) => bin,
+                    None => encode::binary(env, s.as_bytes()),
+                }
+            });
+            match hit {
+                Ok(bin) => encode::ok_tuple(env, bin),
+                Err(reply) => encode_result(env, &reply),
+            }
+        })
     })
     .unwrap_or_else(|| noconn().encode(env))
 }
@@ -481,11 +487,20 @@ fn set<'a>(env: Env<'a>, [conn, key, value]: [Term<'a>; 3]) -> Term<'a> {
         let (Some(key), Some(value)) = (inspect(env, key), inspect(env, value)) else {
             return convert().encode(env);
         };
-        match run_resolved(env, conn, fast_specs().set, &[b"SET", key, value]) {
-            Ok(Reply::Status(s)) if s == "OK" => encode::ok().encode(env),
-            Ok(reply) => encode_result(env, &reply),
-            Err(marker) => marker,
-        }
+        let spec = fast_specs().set;
+        with_locks(
+            env,
+            conn,
+            true,
+            key.len() + value.len(),
+            |st, sess| match conn
+                .engine
+                .execute_spec_locked(st, sess, spec, &[b"SET", key, value])
+            {
+                Reply::Status(s) if s == "OK" => encode::ok().encode(env),
+                reply => encode_result(env, &reply),
+            },
+        )
     })
     .unwrap_or_else(|| noconn().encode(env))
 }

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::keyspace::Db;
 use crate::reply::{errors, Reply};
 use crate::stats::Stats;
+use crate::types::Sso;
 use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -473,6 +474,36 @@ impl Engine {
         reply
     }
 
+    /// `GET key` under held locks, for an embedder that builds its answer
+    /// straight from the stored string: `f` runs on a hit, under the lock;
+    /// `Err` is every other answer, exactly what `execute_spec_locked`
+    /// with GET returns (nil, WRONGTYPE, QUEUED inside MULTI, ...).
+    pub fn get_locked<R>(
+        &self,
+        st: &mut State,
+        session: &mut Session,
+        key: &[u8],
+        f: impl FnOnce(&Sso) -> R,
+    ) -> Result<R, Reply> {
+        let spec = crate::command::strings::get_spec();
+        if self.is_closed() || !crate::tx::passes_through(st, session) {
+            return Err(self.execute_spec_locked(st, session, spec, &[b"GET", key]));
+        }
+        // GET is LAZY_CLOCK: the time is read only for an expiring key.
+        let mut ctx = Ctx {
+            st,
+            session,
+            now: 0,
+            engine: self,
+        };
+        let out = ctx.get_with(key, f);
+        if ctx.st.blocking.has_ready() {
+            ctx.now_ms();
+            crate::blocking::serve_ready(&mut ctx);
+        }
+        out
+    }
+
     /// Resolves a command and checks its arity, returning Redis's errors.
     pub fn check(&self, argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
         let Some(name) = argv.first() else {
@@ -542,22 +573,70 @@ impl<'a> Ctx<'a> {
                 return r;
             }
         }
+        let call = self.begin_call(spec);
+        let reply = (spec.handler)(self, argv);
+        let failed = match &reply {
+            Reply::Error(msg) => Some(msg.as_str()),
+            _ => None,
+        };
+        self.end_call(spec, argv, call, failed);
+        reply
+    }
+
+    /// The bookkeeping before a handler runs (see `end_call`).
+    #[inline(always)]
+    fn begin_call(&mut self, spec: &'static CommandSpec) -> CallStart {
         // A tick counter, not a clock read: clock reads dominate a GET.
         // FAST commands are timed on a sample of calls (`TIMING_SAMPLE`).
         let timed = self.st.stats.times_this_call(spec);
-        let t0 = if timed { crate::stats::ticks() } else { 0 };
-        let dirty_before = self.st.dirty;
-        let reply = (spec.handler)(self, argv);
-        if self.st.dirty != dirty_before {
+        CallStart {
+            t0: if timed { crate::stats::ticks() } else { 0 },
+            timed,
+            dirty_before: self.st.dirty,
+        }
+    }
+
+    /// The bookkeeping after a handler ran: propagation of a change to
+    /// the log and replicas, command time and stats (`failed`: the error
+    /// text when the command answered an error).
+    #[inline(always)]
+    fn end_call(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+        call: CallStart,
+        failed: Option<&str>,
+    ) {
+        if self.st.dirty != call.dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let ticks = if timed {
-            crate::stats::ticks().wrapping_sub(t0) * crate::stats::Stats::timing_weight(spec)
+        let ticks = if call.timed {
+            crate::stats::ticks().wrapping_sub(call.t0) * crate::stats::Stats::timing_weight(spec)
         } else {
             0
         };
-        self.st.stats.record(spec, ticks, &reply);
-        reply
+        self.st.stats.record_outcome(spec, ticks, failed);
+    }
+
+    /// `GET key` for the embedder's fast path: `f` builds the answer from
+    /// the stored string itself, under the lock, so a hit makes no
+    /// `Reply`. `Err` carries every other answer exactly as `GET` through
+    /// `call` gives it (nil, WRONGTYPE). Same bookkeeping as `call`
+    /// (stats, hits and misses, lazy expiry, access stamps).
+    pub fn get_with<R>(&mut self, key: &[u8], f: impl FnOnce(&Sso) -> R) -> Result<R, Reply> {
+        let spec = crate::command::strings::get_spec();
+        let call = self.begin_call(spec);
+        let out = match crate::command::strings::read_str(self, key) {
+            Ok(Some(s)) => Ok(f(s)),
+            Ok(None) => Err(Reply::Nil),
+            Err(e) => Err(e),
+        };
+        let failed = match &out {
+            Err(Reply::Error(msg)) => Some(msg.as_str()),
+            _ => None,
+        };
+        self.end_call(spec, &[b"GET", key], call, failed);
+        out
     }
 
     /// The selected database.
@@ -709,6 +788,13 @@ impl<'a> Ctx<'a> {
     pub fn lru_stamp(&self) -> u32 {
         crate::evict::initial_stamp(&self.st.config, self.engine.clock.coarse_ms())
     }
+}
+
+/// What `Ctx::begin_call` noted for `Ctx::end_call`.
+struct CallStart {
+    timed: bool,
+    t0: u64,
+    dirty_before: u64,
 }
 
 impl Session {

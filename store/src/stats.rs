@@ -172,11 +172,22 @@ impl Stats {
     /// its reply.
     #[inline]
     pub fn record(&mut self, spec: &'static CommandSpec, ticks: u64, reply: &Reply) {
+        let failed = match reply {
+            Reply::Error(msg) => Some(msg.as_str()),
+            _ => None,
+        };
+        self.record_outcome(spec, ticks, failed);
+    }
+
+    /// `record` with the error text, if the command failed, instead of its
+    /// reply.
+    #[inline]
+    pub fn record_outcome(&mut self, spec: &'static CommandSpec, ticks: u64, failed: Option<&str>) {
         self.commands += 1;
         let c = self.entry(spec);
         c.calls += 1;
         c.ticks += ticks;
-        if let Reply::Error(msg) = reply {
+        if let Some(msg) = failed {
             c.failed_calls += 1;
             self.record_error(msg);
         }

@@ -473,17 +473,21 @@ fn requirepass(st: &State) -> &str {
 /// queueing.
 #[inline]
 pub fn intercept(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Reply> {
-    // The common case, inline: nothing to reap, authenticated, not in
-    // MULTI, not subscribed (exactly when `intercept_slow` returns None at
-    // once).
-    if ctx.session.authenticated
-        && !ctx.session.tx.multi
-        && !crate::pubsub::resp2_subscribed(ctx.session)
-        && !ctx.st.watches.graveyard.pending.load(Ordering::Relaxed)
-    {
+    if passes_through(ctx.st, ctx.session) {
         return None;
     }
     intercept_slow(ctx, spec, argv)
+}
+
+/// The common case of `intercept`, inline: nothing to reap, authenticated,
+/// not in MULTI, not subscribed (exactly when `intercept` returns None at
+/// once, whatever the command).
+#[inline(always)]
+pub fn passes_through(st: &State, session: &Session) -> bool {
+    session.authenticated
+        && !session.tx.multi
+        && !crate::pubsub::resp2_subscribed(session)
+        && !st.watches.graveyard.pending.load(Ordering::Relaxed)
 }
 
 #[inline(never)]

@@ -48,7 +48,11 @@ fn backend_buffers_are_exported_freed_once_and_never_edited_after_export() {
     assert!(!a.overwrite(&[9u8; 1000]), "exported: never in place");
     a.append(b"tail");
     assert_ne!(a.as_bytes().as_ptr(), seen, "exported: copied on write");
-    assert_eq!(FREES.load(Ordering::SeqCst), before.1 + 1, "old buffer freed");
+    assert_eq!(
+        FREES.load(Ordering::SeqCst),
+        before.1 + 1,
+        "old buffer freed"
+    );
     drop(a);
     assert_eq!(FREES.load(Ordering::SeqCst), before.1 + 2);
 
@@ -68,5 +72,9 @@ fn backend_buffers_are_exported_freed_once_and_never_edited_after_export() {
     assert_eq!(&**buf, &v[..]);
     let frees = FREES.load(Ordering::SeqCst);
     drop(reply);
-    assert_eq!(FREES.load(Ordering::SeqCst), frees + 1, "last reference freed");
+    assert_eq!(
+        FREES.load(Ordering::SeqCst),
+        frees + 1,
+        "last reference freed"
+    );
 }

@@ -60,6 +60,12 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// Largest string Redis accepts by default (`proto-max-bulk-len`).
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
 
+/// GET's table entry (resolved once), for `Ctx::get_with`.
+pub fn get_spec() -> &'static CommandSpec {
+    static SPEC: std::sync::OnceLock<&'static CommandSpec> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| crate::command::lookup(b"get").expect("GET in the command table"))
+}
+
 /// Reads the string at `key` for a read command: `Ok(None)` when missing,
 /// `Err(WRONGTYPE)` when the key holds another type.
 pub fn read_str<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Sso>, Reply> {
