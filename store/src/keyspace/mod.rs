@@ -96,6 +96,15 @@ impl Db {
     pub fn find(&self, key: &[u8]) -> Option<usize> {
         let h = self.hash(key);
         let entries = &self.entries;
+        // A short key is compared as its fixed-size inline form (whole
+        // words, no `memcmp` call): by `Sso`'s invariant a stored key of
+        // that length is inline, with zeros past its length.
+        if let Some(probe) = Sso::inline_form(key) {
+            return self
+                .index
+                .find(h, |&p| entries[p as usize].key.inline_eq(&probe))
+                .map(|&p| p as usize);
+        }
         self.index
             .find(h, |&p| entries[p as usize].key.as_bytes() == key)
             .map(|&p| p as usize)

@@ -64,6 +64,51 @@ impl Sso {
         }
     }
 
+    /// `b` as the inline form a stored string of its length has (length
+    /// and zero-padded bytes), when it is short enough to be inline.
+    #[inline]
+    pub fn inline_form(b: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
+        if b.len() > INLINE_CAP {
+            return None;
+        }
+        let n = b.len();
+        let mut buf = [0u8; INLINE_CAP];
+        // Fixed-size, possibly overlapping chunk copies instead of a
+        // variable-length `memcpy` call; every write lies inside `..n`, so
+        // the bytes past `n` stay zero.
+        let mut put = |at: usize, w: usize| buf[at..at + w].copy_from_slice(&b[at..at + w]);
+        match n {
+            16.. => {
+                put(0, 8);
+                put(8, 8);
+                put(n - 8, 8);
+            }
+            8.. => {
+                put(0, 8);
+                put(n - 8, 8);
+            }
+            4.. => {
+                put(0, 4);
+                put(n - 4, 4);
+            }
+            _ => {
+                for i in 0..n {
+                    put(i, 1);
+                }
+            }
+        }
+        Some((n as u8, buf))
+    }
+
+    /// Equality with an `inline_form`, comparing fixed-size arrays.
+    #[inline]
+    pub fn inline_eq(&self, form: &(u8, [u8; INLINE_CAP])) -> bool {
+        match self {
+            Sso::Inline { len, buf } => *len == form.0 && *buf == form.1,
+            Sso::Heap(_) => false,
+        }
+    }
+
     /// Length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
@@ -215,6 +260,22 @@ mod tests {
             assert_eq!(s.as_bytes(), &b[..]);
             assert_eq!(matches!(s, Sso::Inline { .. }), n <= INLINE_CAP);
         }
+    }
+
+    #[test]
+    fn inline_form_matches_the_stored_form() {
+        for n in 0..=INLINE_CAP {
+            let b: Vec<u8> = (1..=n as u8).collect();
+            let form = Sso::inline_form(&b).unwrap();
+            assert!(Sso::new(&b).inline_eq(&form), "length {n}");
+            let mut other = b.clone();
+            if n > 0 {
+                other[n - 1] ^= 0xff;
+                assert!(!Sso::new(&other).inline_eq(&form));
+            }
+            assert!(!Sso::new(&[b.as_slice(), b"x"].concat()).inline_eq(&form));
+        }
+        assert!(Sso::inline_form(&[0u8; INLINE_CAP + 1]).is_none());
     }
 
     #[test]
