@@ -5,9 +5,8 @@ use crate::conn::{self, Conn, ConnRes};
 use crate::encode::{self, encode_reply, encode_result, error_tuple};
 use crate::sched::{self, MAX_NORMAL_ARGS, MAX_NORMAL_BYTES, MAX_NORMAL_PIPELINE};
 use crate::sink::CallerEnv;
-use ferrite_store::command::CommandSpec;
 use ferrite_store::engine::State;
-use ferrite_store::{Engine, Reply, Session};
+use ferrite_store::{Reply, Session};
 use rustler::sys::{
     enif_consume_timeslice, enif_get_list_cell, enif_get_local_pid, enif_inspect_binary,
     enif_is_atom, enif_whereis_pid, ErlNifBinary, ErlNifPid, ErlNifTerm,
@@ -15,7 +14,7 @@ use rustler::sys::{
 use rustler::{Encoder, Env, LocalPid, ResourceArc, Term};
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 rustler::atoms! {
     /// Marker: re-run on a dirty scheduler.
@@ -380,18 +379,6 @@ fn command_normal<'a>(env: Env<'a>, conn: &Arc<Conn>, argv: Term<'a>) -> Term<'a
     encode_outcome(env, &out)
 }
 
-/// The table entries of the commands with their own entry point.
-struct FastSpecs {
-    set: &'static CommandSpec,
-}
-
-fn fast_specs() -> &'static FastSpecs {
-    static SPECS: OnceLock<FastSpecs> = OnceLock::new();
-    SPECS.get_or_init(|| FastSpecs {
-        set: Engine::lookup(b"set").expect("SET in the command table"),
-    })
-}
-
 /// The bytes of a binary term, valid for the NIF call; `None` when the
 /// term is not a binary.
 #[inline(always)]
@@ -487,20 +474,14 @@ fn set<'a>(env: Env<'a>, [conn, key, value]: [Term<'a>; 3]) -> Term<'a> {
         let (Some(key), Some(value)) = (inspect(env, key), inspect(env, value)) else {
             return convert().encode(env);
         };
-        let spec = fast_specs().set;
-        with_locks(
-            env,
-            conn,
-            true,
-            key.len() + value.len(),
-            |st, sess| match conn
-                .engine
-                .execute_spec_locked(st, sess, spec, &[b"SET", key, value])
-            {
-                Reply::Status(s) if s == "OK" => encode::ok().encode(env),
-                reply => encode_result(env, &reply),
-            },
-        )
+        let bytes = key.len() + value.len();
+        with_locks(env, conn, true, bytes, |st, sess| {
+            match conn.engine.set_locked(st, sess, key, value) {
+                Ok(()) => encode::ok().encode(env),
+                Err(Reply::Status(s)) if s == "OK" => encode::ok().encode(env),
+                Err(reply) => encode_result(env, &reply),
+            }
+        })
     })
     .unwrap_or_else(|| noconn().encode(env))
 }

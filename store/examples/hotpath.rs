@@ -4,7 +4,7 @@
 //! `hotpath <op> <n>`: loads 1,024 keys (10 B names, 16 B values), then runs
 //! `n` operations of `op` the way the NIF does (engine lock taken once per
 //! call, `execute_locked` with a session): `get`, `set`, `getspec` / `setspec` (name resolved once, as the NIF's
-//! entry points), `getfast` (`Engine::get_locked`, the NIF's GET), `getmiss`, `incr`, `zadd-small` (100 small sorted sets),
+//! entry points), `getfast` / `setfast` (`Engine::get_locked` / `set_locked`, the NIF's GET and SET), `getmiss`, `incr`, `zadd-small` (100 small sorted sets),
 //! or `baseline-get` / `baseline-set` over a `RwLock<hashbrown::HashMap>`.
 //! Divide the instruction count of a run by `n` after subtracting a run
 //! with `n = 0`.
@@ -55,6 +55,11 @@ fn main() {
         match op.as_str() {
             "get" => drop(black_box(run(&[b"GET", k], &mut session))),
             "getspec" => drop(black_box(run_spec(get_spec, &[b"GET", k], &mut session))),
+            "setfast" => {
+                let mut st = engine.lock();
+                let r = engine.set_locked(&mut st, &mut session, k, &value);
+                drop(black_box(r));
+            }
             "getfast" => {
                 let mut st = engine.lock();
                 let r = engine.get_locked(&mut st, &mut session, k, |s| s.len());

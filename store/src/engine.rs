@@ -504,6 +504,44 @@ impl Engine {
         out
     }
 
+    /// Plain `SET key value` (no options) under held locks, for an
+    /// embedder's fast path: `Ok(())` when it stored the value (the `OK`
+    /// reply), `Err` with any other answer, exactly as `execute_spec_locked`
+    /// with SET gives it (QUEUED inside MULTI, OOM, MISCONF, ...).
+    pub fn set_locked(
+        &self,
+        st: &mut State,
+        session: &mut Session,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), Reply> {
+        let spec = crate::command::strings::set_spec();
+        // The uncommon cases (a memory limit or a failed log to check, a
+        // transaction, ...) take the general path.
+        if self.is_closed()
+            || !crate::tx::passes_through(st, session)
+            || st.config.maxmemory != 0
+            || st.propagation.write_error().is_some()
+        {
+            return Err(self.execute_spec_locked(st, session, spec, &[b"SET", key, value]));
+        }
+        let mut ctx = Ctx {
+            st,
+            session,
+            now: 0,
+            engine: self,
+        };
+        let call = ctx.begin_call(spec);
+        crate::command::strings::store_bytes(&mut ctx, key, value, false);
+        ctx.notify('$', "set", key);
+        ctx.end_call(spec, &[b"SET", key, value], call, None);
+        if ctx.st.blocking.has_ready() {
+            ctx.now_ms();
+            crate::blocking::serve_ready(&mut ctx);
+        }
+        Ok(())
+    }
+
     /// Resolves a command and checks its arity, returning Redis's errors.
     pub fn check(&self, argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
         let Some(name) = argv.first() else {

@@ -271,6 +271,24 @@ defmodule Ferrite.StringsTest do
       assert {:error, %Ferrite.ConnectionError{}} = Ferrite.set(pid, "k", "v")
     end
 
+    test "WRONGTYPE, and the keyspace event of a SET, as in the general path", %{c: c} do
+      if lists?(c) do
+        make_list(c, "l")
+        assert Ferrite.get(c, "l") == err(@wrongtype)
+        assert "calls=1,usec=" <> rest = info_field(c, "commandstats", "cmdstat_get")
+        assert rest =~ ",failed_calls=1"
+      end
+
+      assert Ferrite.command(c, ["CONFIG", "SET", "notify-keyspace-events", "K$"]) ==
+               {:ok, "OK"}
+
+      me = self()
+      {:ok, _sub} = Ferrite.PubSub.subscribe(c, ["__keyspace@0__:ev"], &send(me, &1))
+      assert_receive {:subscribe, "__keyspace@0__:ev", 1}, 1000
+      assert Ferrite.set(c, "ev", "1") == :ok
+      assert_receive {:message, "__keyspace@0__:ev", "set"}, 1000
+    end
+
     test "OOM under maxmemory is refused as in the general path", %{c: c} do
       assert Ferrite.set(c, "old", "v") == :ok
       assert Ferrite.command(c, ["CONFIG", "SET", "maxmemory", "1"]) == {:ok, "OK"}

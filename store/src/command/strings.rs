@@ -60,10 +60,24 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// Largest string Redis accepts by default (`proto-max-bulk-len`).
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
 
-/// GET's table entry (resolved once), for `Ctx::get_with`.
+/// The table entry of `name`, resolved once into `cell`.
+fn resolved(
+    cell: &'static std::sync::OnceLock<&'static CommandSpec>,
+    name: &[u8],
+) -> &'static CommandSpec {
+    cell.get_or_init(|| crate::command::lookup(name).expect("a string command in the table"))
+}
+
+/// GET's table entry, for `Ctx::get_with`.
 pub fn get_spec() -> &'static CommandSpec {
     static SPEC: std::sync::OnceLock<&'static CommandSpec> = std::sync::OnceLock::new();
-    SPEC.get_or_init(|| crate::command::lookup(b"get").expect("GET in the command table"))
+    resolved(&SPEC, b"get")
+}
+
+/// SET's table entry, for `Engine::set_locked`.
+pub fn set_spec() -> &'static CommandSpec {
+    static SPEC: std::sync::OnceLock<&'static CommandSpec> = std::sync::OnceLock::new();
+    resolved(&SPEC, b"set")
 }
 
 /// Reads the string at `key` for a read command: `Ok(None)` when missing,
