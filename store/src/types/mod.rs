@@ -9,6 +9,7 @@ pub mod list;
 pub mod set;
 pub mod sso;
 pub mod stream;
+pub mod zindex;
 pub mod zset;
 
 pub use sso::Sso;
