@@ -599,6 +599,40 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         true
     }
 
+    /// Moves (s, m) to score `to` (not NaN); true when (s, m) was present.
+    /// When the new position is strictly inside the same leaf and the
+    /// entry is not the leaf's first (so no count or separator changes),
+    /// the entry moves within the leaf; otherwise this is a removal and an
+    /// insertion.
+    pub fn update(&mut self, s: f64, m: &[u8], to: f64) -> bool {
+        debug_assert!(!to.is_nan());
+        let mut path = Path {
+            node: [0; MAX_DEPTH],
+            child: [0; MAX_DEPTH],
+        };
+        let Some((x, p)) = self.locate(s, m, &mut path) else {
+            return false;
+        };
+        let lf = &mut self.leaves[x as usize];
+        let n = lf.len as usize;
+        let hi = if p == n - 1 { n.wrapping_sub(2) } else { n - 1 };
+        let inside = p > 0
+            && n >= 3
+            && cmp_entry(lf.scores[0], lf.members[0].as_bytes(), to, m) == Ordering::Less
+            && cmp_entry(to, m, lf.scores[hi], lf.members[hi].as_bytes()) == Ordering::Less;
+        if inside {
+            let member = lf.remove_at(p);
+            let q = lf.lower_bound(to, m);
+            lf.insert_at(q, to, member);
+            return true;
+        }
+        let member = lf.members[p].clone();
+        let removed = self.remove(s, m);
+        debug_assert!(removed);
+        self.insert(to, member);
+        true
+    }
+
     /// The siblings to rebalance for child `c` of `parent`: (left, right)
     /// child positions.
     fn sibling_pair(&self, parent: u32, c: usize) -> (usize, usize) {
@@ -1194,6 +1228,8 @@ mod tests {
         Remove(usize, u8),
         /// Remove the entry at this rank (mod len): a removal that hits.
         RemoveRank(usize),
+        /// Move the entry at this rank (mod len) to another score.
+        Update(usize, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1201,6 +1237,7 @@ mod tests {
             3 => (0..SCORES.len(), 0u8..60).prop_map(|(s, m)| Op::Insert(s, m)),
             1 => (0..SCORES.len(), 0u8..60).prop_map(|(s, m)| Op::Remove(s, m)),
             2 => any::<usize>().prop_map(Op::RemoveRank),
+            2 => (any::<usize>(), 0..SCORES.len()).prop_map(|(r, s)| Op::Update(r, s)),
         ]
     }
 
@@ -1225,6 +1262,20 @@ mod tests {
                     if !model.is_empty() {
                         let (s, m) = model.remove(r % model.len());
                         assert!(t.remove(s, &m));
+                    }
+                }
+                Op::Update(r, to) => {
+                    if !model.is_empty() {
+                        let (s, m) = model.remove(r % model.len());
+                        let to = SCORES[to];
+                        match find(&model, to, &m) {
+                            // (to, m) is another entry: leave both alone.
+                            Ok(_) => model.insert(find(&model, s, &m).unwrap_err(), (s, m)),
+                            Err(at) => {
+                                assert!(t.update(s, &m, to));
+                                model.insert(at, (to, m));
+                            }
+                        }
                     }
                 }
             }

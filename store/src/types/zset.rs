@@ -113,9 +113,8 @@ impl ZSet {
                     return Added::Same;
                 }
                 self.slots[i].1 = score;
-                let removed = self.list.remove(prev, member);
-                debug_assert!(removed);
-                self.list.insert(score, self.slots[i].0.clone());
+                let moved = self.list.update(prev, member, score);
+                debug_assert!(moved);
                 Added::Updated
             }
             None => {
@@ -168,6 +167,16 @@ impl ZSet {
         self.member_heap -= m.heap_size();
         let removed = self.list.remove(score, m.as_bytes());
         debug_assert!(removed);
+        // A set that shrank a lot gives its slots and table memory back
+        // (amortised O(1): it takes len removals to get here again).
+        let len = self.slots.len();
+        if self.slots.capacity() >= 64 && len * 4 <= self.slots.capacity() {
+            self.slots.shrink_to(len * 2);
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.table.shrink_to(len * 2, |&i| {
+                hasher.hash_one(slots[i as usize].0.as_bytes())
+            });
+        }
         true
     }
 
@@ -402,6 +411,7 @@ mod tests {
             assert_eq!(z.score(m), Some(*s));
         }
         let big = z.list.heap_size();
+        assert!(z.slots.capacity() >= 2000);
         let keep: Vec<Vec<u8>> = sorted.iter().take(5).map(|(_, m)| m.clone()).collect();
         for (_, m) in &sorted[5..] {
             assert!(z.remove(m));
