@@ -83,6 +83,99 @@ const NONE: u32 = u32::MAX;
 /// so a `u32`-counted tree is at most 32 levels deep.
 const MAX_DEPTH: usize = 40;
 
+/// Elements per arena chunk (a power of two): 4096 leaves of 32 entries
+/// are 4.5 MB, big enough to be advised for huge pages. Tests use tiny
+/// chunks so that nodes in different chunks are exercised.
+#[cfg(not(test))]
+const CHUNK_SHIFT: usize = 12;
+#[cfg(test)]
+const CHUNK_SHIFT: usize = 3;
+const CHUNK: usize = 1 << CHUNK_SHIFT;
+
+/// A node arena: a vector of chunks of up to `CHUNK` nodes, indexed by
+/// `u32`. Unlike one big `Vec`, growing never copies more than one chunk
+/// (no multi-megabyte copy under the engine lock when a big set grows) and
+/// the spare capacity is at most half a chunk (a doubling `Vec` keeps up to
+/// half its size spare, which `MEMORY USAGE` would report). Only the last
+/// chunk is partly filled; each chunk grows by doubling up to `CHUNK` (so a
+/// small set stays small), and is advised for huge pages once large.
+#[derive(Clone, Debug)]
+struct Arena<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Arena<T> {
+    const fn new() -> Self {
+        Arena {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Heap bytes held.
+    fn heap_size(&self) -> usize {
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<T>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+    }
+
+    /// Appends `x`, returning its index.
+    fn push(&mut self, x: T) -> u32 {
+        if self.len & (CHUNK - 1) == 0 {
+            self.chunks.push(Vec::new());
+        }
+        let last = self.chunks.last_mut().expect("a chunk");
+        crate::hugepage::push_advised(last, x);
+        self.len += 1;
+        (self.len - 1) as u32
+    }
+
+    /// Two distinct nodes, mutably.
+    fn pair_mut(&mut self, a: u32, b: u32) -> (&mut T, &mut T) {
+        let (a, b) = (a as usize, b as usize);
+        assert_ne!(a, b);
+        let (ca, cb) = (a >> CHUNK_SHIFT, b >> CHUNK_SHIFT);
+        let (ia, ib) = (a & (CHUNK - 1), b & (CHUNK - 1));
+        if ca == cb {
+            let c = &mut self.chunks[ca];
+            if ia < ib {
+                let (x, y) = c.split_at_mut(ib);
+                (&mut x[ia], &mut y[0])
+            } else {
+                let (x, y) = c.split_at_mut(ia);
+                (&mut y[0], &mut x[ib])
+            }
+        } else if ca < cb {
+            let (x, y) = self.chunks.split_at_mut(cb);
+            (&mut x[ca][ia], &mut y[0][ib])
+        } else {
+            let (x, y) = self.chunks.split_at_mut(ca);
+            (&mut y[0][ia], &mut x[cb][ib])
+        }
+    }
+}
+
+impl<T> std::ops::Index<u32> for Arena<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, i: u32) -> &T {
+        let i = i as usize;
+        &self.chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Arena<T> {
+    #[inline]
+    fn index_mut(&mut self, i: u32) -> &mut T {
+        let i = i as usize;
+        &mut self.chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)]
+    }
+}
+
 /// A leaf: up to `L` entries in order, struct-of-arrays.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
@@ -276,8 +369,8 @@ fn count_below<const N: usize>(a: &[f64; N], s: f64) -> usize {
 /// (see the module documentation for the invariants).
 #[derive(Clone, Debug)]
 pub struct OrderIndex<const L: usize = 32, const I: usize = 32> {
-    leaves: Vec<Leaf<L>>,
-    inners: Vec<Inner<I>>,
+    leaves: Arena<Leaf<L>>,
+    inners: Arena<Inner<I>>,
     free_leaves: Vec<u32>,
     free_inners: Vec<u32>,
     /// The root (a leaf when `height == 0`), `NONE` when empty.
@@ -314,8 +407,8 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     pub fn new() -> Self {
         let () = Self::SHAPE_OK;
         OrderIndex {
-            leaves: Vec::new(),
-            inners: Vec::new(),
+            leaves: Arena::new(),
+            inners: Arena::new(),
             free_leaves: Vec::new(),
             free_inners: Vec::new(),
             root: NONE,
@@ -339,26 +432,20 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     fn alloc_leaf(&mut self) -> u32 {
         match self.free_leaves.pop() {
             Some(i) => i,
-            None => {
-                crate::hugepage::push_advised(&mut self.leaves, Leaf::empty());
-                (self.leaves.len() - 1) as u32
-            }
+            None => self.leaves.push(Leaf::empty()),
         }
     }
 
     fn alloc_inner(&mut self) -> u32 {
         match self.free_inners.pop() {
             Some(i) => i,
-            None => {
-                crate::hugepage::push_advised(&mut self.inners, Inner::empty());
-                (self.inners.len() - 1) as u32
-            }
+            None => self.inners.push(Inner::empty()),
         }
     }
 
     /// Frees an emptied leaf (its entries already moved out).
     fn free_leaf(&mut self, x: u32) {
-        let lf = &mut self.leaves[x as usize];
+        let lf = &mut self.leaves[x];
         debug_assert_eq!(lf.len, 0);
         lf.next = NONE;
         lf.prev = NONE;
@@ -367,7 +454,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
 
     /// Frees an emptied internal node.
     fn free_inner(&mut self, x: u32) {
-        debug_assert_eq!(self.inners[x as usize].len, 0);
+        debug_assert_eq!(self.inners[x].len, 0);
         self.free_inners.push(x);
     }
 
@@ -377,7 +464,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         self.len += 1;
         if self.root == NONE {
             let x = self.alloc_leaf();
-            self.leaves[x as usize].insert_at(0, s, m);
+            self.leaves[x].insert_at(0, s, m);
             (self.root, self.head, self.tail, self.height) = (x, x, x, 0);
             return;
         }
@@ -388,7 +475,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         };
         let mut x = self.root;
         for d in 0..h {
-            let nd = &mut self.inners[x as usize];
+            let nd = &mut self.inners[x];
             let c = nd.child_for(s, m.as_bytes());
             // Counted on the way down: the insert cannot fail.
             nd.kids[c].count += 1;
@@ -396,7 +483,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             path.child[d] = c as u32;
             x = nd.kids[c].node;
         }
-        let lf = &mut self.leaves[x as usize];
+        let lf = &mut self.leaves[x];
         let p = lf.lower_bound(s, m.as_bytes());
         debug_assert!(
             p >= lf.len as usize
@@ -412,7 +499,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         // up while parents are full.
         let (mut right, mut rcount, mut key) = self.split_leaf(x, p, s, m);
         for d in (0..h).rev() {
-            let pn = path.node[d] as usize;
+            let pn = path.node[d];
             let c = path.child[d] as usize;
             self.inners[pn].kids[c].count -= rcount;
             let kid = Kid {
@@ -423,13 +510,13 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
                 self.inners[pn].insert_kid(c + 1, key, kid);
                 return;
             }
-            (right, rcount, key) = self.split_inner(pn as u32, c + 1, key, kid);
+            (right, rcount, key) = self.split_inner(pn, c + 1, key, kid);
         }
         // The root split: a new root above the two halves.
         let old = self.root;
         let r = self.alloc_inner();
         let lcount = (self.len as u32) - rcount;
-        let nd = &mut self.inners[r as usize];
+        let nd = &mut self.inners[r];
         nd.kids[0] = Kid {
             node: old,
             count: lcount,
@@ -449,7 +536,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     /// new right leaf, its entry count and its first entry.
     fn split_leaf(&mut self, x: u32, p: usize, s: f64, m: Sso) -> (u32, u32, (f64, Sso)) {
         let r = self.alloc_leaf();
-        let (a, b) = pair_mut(&mut self.leaves, x as usize, r as usize);
+        let (a, b) = self.leaves.pair_mut(x, r);
         let h = L / 2;
         for i in h..L {
             b.scores[i - h] = std::mem::replace(&mut a.scores[i], f64::INFINITY);
@@ -467,9 +554,9 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         a.next = r;
         match b.next {
             NONE => self.tail = r,
-            n => self.leaves[n as usize].prev = r,
+            n => self.leaves[n].prev = r,
         }
-        let b = &self.leaves[r as usize];
+        let b = &self.leaves[r];
         (r, b.len, (b.scores[0], b.members[0].clone()))
     }
 
@@ -484,7 +571,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         kid: Kid,
     ) -> (u32, u32, (f64, Sso)) {
         let r = self.alloc_inner();
-        let (a, b) = pair_mut(&mut self.inners, x as usize, r as usize);
+        let (a, b) = self.inners.pair_mut(x, r);
         let h = I / 2;
         // `b` takes children h..I and the keys after child h; key h - 1
         // (the first entry under child h) separates `b` from `a`.
@@ -516,13 +603,13 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         }
         let mut x = self.root;
         for d in 0..self.height as usize {
-            let nd = &self.inners[x as usize];
+            let nd = &self.inners[x];
             let c = nd.child_for(s, m);
             path.node[d] = x;
             path.child[d] = c as u32;
             x = nd.kids[c].node;
         }
-        let lf = &self.leaves[x as usize];
+        let lf = &self.leaves[x];
         let p = lf.lower_bound(s, m);
         (p < lf.len as usize && lf.scores[p] == s && lf.members[p].as_bytes() == m)
             .then_some((x, p))
@@ -540,12 +627,12 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let h = self.height as usize;
         for d in 0..h {
             let c = path.child[d] as usize;
-            self.inners[path.node[d] as usize].kids[c].count -= 1;
+            self.inners[path.node[d]].kids[c].count -= 1;
         }
         self.len -= 1;
-        self.leaves[x as usize].remove_at(p);
+        self.leaves[x].remove_at(p);
         if h == 0 {
-            if self.leaves[x as usize].len == 0 {
+            if self.leaves[x].len == 0 {
                 self.free_leaf(x);
                 (self.root, self.head, self.tail) = (NONE, NONE, NONE);
                 self.reclaim();
@@ -558,36 +645,33 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             // becomes the next entry (when there is none, the separator
             // goes with the leaf's merge below).
             if let Some(d) = (0..h).rev().find(|&d| path.child[d] > 0) {
-                let lf = &self.leaves[x as usize];
+                let lf = &self.leaves[x];
                 let next = if lf.len > 0 {
                     Some((lf.scores[0], lf.members[0].clone()))
                 } else if lf.next != NONE {
-                    let n = &self.leaves[lf.next as usize];
+                    let n = &self.leaves[lf.next];
                     Some((n.scores[0], n.members[0].clone()))
                 } else {
                     None
                 };
                 if let Some(k) = next {
                     let c = path.child[d] as usize;
-                    self.inners[path.node[d] as usize].set_key(c - 1, k);
+                    self.inners[path.node[d]].set_key(c - 1, k);
                 }
             }
         }
-        if (self.leaves[x as usize].len as usize) < Self::MIN_LEAF {
+        if (self.leaves[x].len as usize) < Self::MIN_LEAF {
             let mut d = h - 1;
             let mut shrunk = self.rebalance_leaves(path.node[d], path.child[d] as usize);
             // A merge takes a child from the parent, which may underflow in
             // turn.
-            while shrunk
-                && d > 0
-                && (self.inners[path.node[d] as usize].len as usize) < Self::MIN_INNER
-            {
+            while shrunk && d > 0 && (self.inners[path.node[d]].len as usize) < Self::MIN_INNER {
                 d -= 1;
                 shrunk = self.rebalance_inners(path.node[d], path.child[d] as usize);
             }
-            while self.height > 0 && self.inners[self.root as usize].len == 1 {
+            while self.height > 0 && self.inners[self.root].len == 1 {
                 let old = self.root;
-                let nd = &mut self.inners[old as usize];
+                let nd = &mut self.inners[old];
                 self.root = nd.kids[0].node;
                 nd.kids[0] = NO_KID;
                 nd.len = 0;
@@ -613,7 +697,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let Some((x, p)) = self.locate(s, m, &mut path) else {
             return false;
         };
-        let lf = &mut self.leaves[x as usize];
+        let lf = &mut self.leaves[x];
         let n = lf.len as usize;
         let hi = if p == n - 1 { n.wrapping_sub(2) } else { n - 1 };
         let inside = p > 0
@@ -636,7 +720,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     /// The siblings to rebalance for child `c` of `parent`: (left, right)
     /// child positions.
     fn sibling_pair(&self, parent: u32, c: usize) -> (usize, usize) {
-        debug_assert!(self.inners[parent as usize].len >= 2);
+        debug_assert!(self.inners[parent].len >= 2);
         if c > 0 {
             (c - 1, c)
         } else {
@@ -647,7 +731,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     /// Removes child `ri` (just emptied into child `ri - 1`) and its key
     /// from internal node `parent`.
     fn drop_kid(&mut self, parent: u32, ri: usize) {
-        let nd = &mut self.inners[parent as usize];
+        let nd = &mut self.inners[parent];
         let n = nd.len as usize;
         nd.kids[ri - 1].count += nd.kids[ri].count;
         nd.kids.copy_within(ri + 1..n, ri);
@@ -664,18 +748,18 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     /// `parent`.
     fn rebalance_leaves(&mut self, parent: u32, c: usize) -> bool {
         let (li, ri) = self.sibling_pair(parent, c);
-        let nd = &self.inners[parent as usize];
+        let nd = &self.inners[parent];
         let (a, b) = (nd.kids[li].node, nd.kids[ri].node);
         let mut items = Vec::with_capacity(L * 2);
-        self.leaves[a as usize].drain_into(&mut items);
-        self.leaves[b as usize].drain_into(&mut items);
+        self.leaves[a].drain_into(&mut items);
+        self.leaves[b].drain_into(&mut items);
         if items.len() <= Self::MERGE_LEAF {
-            self.leaves[a as usize].extend(items.into_iter());
-            let next = self.leaves[b as usize].next;
-            self.leaves[a as usize].next = next;
+            self.leaves[a].extend(items.into_iter());
+            let next = self.leaves[b].next;
+            self.leaves[a].next = next;
             match next {
                 NONE => self.tail = a,
-                n => self.leaves[n as usize].prev = a,
+                n => self.leaves[n].prev = a,
             }
             self.free_leaf(b);
             self.drop_kid(parent, ri);
@@ -684,11 +768,11 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             let half = items.len() / 2;
             let total = items.len() as u32;
             let mut it = items.into_iter();
-            self.leaves[a as usize].extend(it.by_ref().take(half));
-            self.leaves[b as usize].extend(it);
-            let lb = &self.leaves[b as usize];
+            self.leaves[a].extend(it.by_ref().take(half));
+            self.leaves[b].extend(it);
+            let lb = &self.leaves[b];
             let key = (lb.scores[0], lb.members[0].clone());
-            let nd = &mut self.inners[parent as usize];
+            let nd = &mut self.inners[parent];
             nd.set_key(ri - 1, key);
             nd.kids[li].count = half as u32;
             nd.kids[ri].count = total - half as u32;
@@ -700,30 +784,30 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     fn rebalance_inners(&mut self, parent: u32, c: usize) -> bool {
         let (li, ri) = self.sibling_pair(parent, c);
         let (a, b, mid) = {
-            let nd = &mut self.inners[parent as usize];
+            let nd = &mut self.inners[parent];
             let mid = nd.take_key(ri - 1);
             (nd.kids[li].node, nd.kids[ri].node, mid)
         };
         let mut keys = Vec::with_capacity(I * 2);
         let mut kids = Vec::with_capacity(I * 2);
-        self.inners[a as usize].drain_into(&mut keys, &mut kids);
+        self.inners[a].drain_into(&mut keys, &mut kids);
         keys.push(mid);
-        self.inners[b as usize].drain_into(&mut keys, &mut kids);
+        self.inners[b].drain_into(&mut keys, &mut kids);
         if kids.len() <= Self::MERGE_INNER {
             // Put the separator back for `drop_kid` to take.
-            let nd = &mut self.inners[parent as usize];
+            let nd = &mut self.inners[parent];
             nd.set_key(ri - 1, (f64::INFINITY, Sso::EMPTY));
-            self.inners[a as usize].fill(keys.into_iter(), &kids);
+            self.inners[a].fill(keys.into_iter(), &kids);
             self.free_inner(b);
             self.drop_kid(parent, ri);
             true
         } else {
             let half = kids.len() / 2;
             let mut it = keys.into_iter();
-            let ca = self.inners[a as usize].fill(it.by_ref().take(half - 1), &kids[..half]);
+            let ca = self.inners[a].fill(it.by_ref().take(half - 1), &kids[..half]);
             let up = it.next().expect("separator");
-            let cb = self.inners[b as usize].fill(it, &kids[half..]);
-            let nd = &mut self.inners[parent as usize];
+            let cb = self.inners[b].fill(it, &kids[half..]);
+            let nd = &mut self.inners[parent];
             nd.set_key(ri - 1, up);
             nd.kids[li].count = ca;
             nd.kids[ri].count = cb;
@@ -738,7 +822,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             let mut items = Vec::with_capacity(self.len);
             let mut x = self.head;
             while x != NONE {
-                let lf = &mut self.leaves[x as usize];
+                let lf = &mut self.leaves[x];
                 lf.drain_into(&mut items);
                 x = lf.next;
             }
@@ -759,21 +843,19 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             (0..k).map(|i| n / k + usize::from(i < n % k)).collect()
         };
         let sizes = groups(n, Self::MERGE_LEAF.max(1));
-        t.leaves = Vec::with_capacity(sizes.len());
-        crate::hugepage::advise_vec(&t.leaves);
         // (node, count, first entry) of the current level.
         let mut level: Vec<(u32, u32, (f64, Sso))> = Vec::with_capacity(sizes.len());
         let mut it = items.into_iter();
         let mut prev = NONE;
         for sz in sizes {
             let x = t.alloc_leaf();
-            let lf = &mut t.leaves[x as usize];
+            let lf = &mut t.leaves[x];
             lf.extend(it.by_ref().take(sz));
             lf.prev = prev;
             if prev != NONE {
-                t.leaves[prev as usize].next = x;
+                t.leaves[prev].next = x;
             }
-            let lf = &t.leaves[x as usize];
+            let lf = &t.leaves[x];
             level.push((x, sz as u32, (lf.scores[0], lf.members[0].clone())));
             prev = x;
         }
@@ -793,7 +875,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
                     .collect();
                 let mut g = group.into_iter();
                 let (_, _, first) = g.next().expect("non-empty group");
-                let count = t.inners[x as usize].fill(g.map(|(_, _, k)| k), &kids);
+                let count = t.inners[x].fill(g.map(|(_, _, k)| k), &kids);
                 up.push((x, count, first));
             }
             level = up;
@@ -814,13 +896,13 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let mut x = self.root;
         let mut rank = 0usize;
         for _ in 0..self.height {
-            let nd = &self.inners[x as usize];
+            let nd = &self.inners[x];
             let n = nd.len as usize - 1;
             let c = partition_point(n, |i| pred(nd.key_scores[i], nd.key_members[i].as_bytes()));
             rank += nd.kids[..c].iter().map(|k| k.count as usize).sum::<usize>();
             x = nd.kids[c].node;
         }
-        let lf = &self.leaves[x as usize];
+        let lf = &self.leaves[x];
         let p = partition_point(lf.len as usize, |i| {
             pred(lf.scores[i], lf.members[i].as_bytes())
         });
@@ -833,7 +915,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         if x == NONE {
             return NIL;
         }
-        let lf = &self.leaves[x as usize];
+        let lf = &self.leaves[x];
         if p < lf.len as usize {
             Pos {
                 leaf: x,
@@ -870,10 +952,10 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
                 slot: p as u32 - 1,
             }
         } else {
-            let prev = self.leaves[x as usize].prev;
+            let prev = self.leaves[x].prev;
             Pos {
                 leaf: prev,
-                slot: self.leaves[prev as usize].len - 1,
+                slot: self.leaves[prev].len - 1,
             }
         };
         (at, rank - 1)
@@ -887,12 +969,12 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let mut x = self.root;
         let mut rank = 0usize;
         for _ in 0..self.height {
-            let nd = &self.inners[x as usize];
+            let nd = &self.inners[x];
             let c = nd.child_for(s, m);
             rank += nd.kids[..c].iter().map(|k| k.count as usize).sum::<usize>();
             x = nd.kids[c].node;
         }
-        let lf = &self.leaves[x as usize];
+        let lf = &self.leaves[x];
         let p = lf.lower_bound(s, m);
         (p < lf.len as usize && lf.scores[p] == s && lf.members[p].as_bytes() == m)
             .then_some(rank + p)
@@ -906,7 +988,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let mut r = r;
         let mut x = self.root;
         for _ in 0..self.height {
-            let nd = &self.inners[x as usize];
+            let nd = &self.inners[x];
             let mut c = 0;
             while r >= nd.kids[c].count as usize {
                 r -= nd.kids[c].count as usize;
@@ -932,7 +1014,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         }
         Pos {
             leaf: self.tail,
-            slot: self.leaves[self.tail as usize].len - 1,
+            slot: self.leaves[self.tail].len - 1,
         }
     }
 
@@ -951,11 +1033,11 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
                 slot: x.slot - 1,
             };
         }
-        match self.leaves[x.leaf as usize].prev {
+        match self.leaves[x.leaf].prev {
             NONE => NIL,
             p => Pos {
                 leaf: p,
-                slot: self.leaves[p as usize].len - 1,
+                slot: self.leaves[p].len - 1,
             },
         }
     }
@@ -963,14 +1045,14 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
     /// The (member, score) at `x` (not `NIL`).
     #[inline]
     pub fn get(&self, x: Pos) -> (&Sso, f64) {
-        let lf = &self.leaves[x.leaf as usize];
+        let lf = &self.leaves[x.leaf];
         (&lf.members[x.slot as usize], lf.scores[x.slot as usize])
     }
 
     /// Heap bytes of the index (arena capacities).
     pub fn heap_size(&self) -> usize {
-        self.leaves.capacity() * std::mem::size_of::<Leaf<L>>()
-            + self.inners.capacity() * std::mem::size_of::<Inner<I>>()
+        self.leaves.heap_size()
+            + self.inners.heap_size()
             + (self.free_leaves.capacity() + self.free_inners.capacity()) * 4
     }
 
@@ -998,10 +1080,10 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         let mut x = self.head;
         let mut prev = NONE;
         while x != NONE {
-            assert_eq!(self.leaves[x as usize].prev, prev, "prev link");
+            assert_eq!(self.leaves[x].prev, prev, "prev link");
             chain.push(x);
             prev = x;
-            x = self.leaves[x as usize].next;
+            x = self.leaves[x].next;
         }
         assert_eq!(self.tail, prev, "tail");
         assert_eq!(chain, order, "leaf chain");
@@ -1027,12 +1109,12 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         // Arena accounting: every slot reachable once or free.
         for &f in &self.free_leaves {
             assert!(!seen_leaves[f as usize], "free leaf in use");
-            assert_eq!(self.leaves[f as usize].len, 0);
+            assert_eq!(self.leaves[f].len, 0);
             seen_leaves[f as usize] = true;
         }
         for &f in &self.free_inners {
             assert!(!seen_inners[f as usize], "free inner in use");
-            assert_eq!(self.inners[f as usize].len, 0);
+            assert_eq!(self.inners[f].len, 0);
             seen_inners[f as usize] = true;
         }
         assert!(seen_leaves.iter().all(|&s| s), "leaked leaf");
@@ -1054,7 +1136,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
             assert!(!seen_leaves[x as usize], "leaf reached twice");
             seen_leaves[x as usize] = true;
             order.push(x);
-            let lf = &self.leaves[x as usize];
+            let lf = &self.leaves[x];
             let n = lf.len as usize;
             assert!(n >= 1 && n <= L, "leaf size {n}");
             assert!(root || n >= Self::MIN_LEAF, "leaf underfull: {n}");
@@ -1077,7 +1159,7 @@ impl<const L: usize, const I: usize> OrderIndex<L, I> {
         }
         assert!(!seen_inners[x as usize], "inner node reached twice");
         seen_inners[x as usize] = true;
-        let nd = &self.inners[x as usize];
+        let nd = &self.inners[x];
         let n = nd.len as usize;
         assert!(n >= 2 && n <= I, "inner size {n}");
         assert!(root || n >= Self::MIN_INNER, "inner underfull: {n}");
@@ -1123,18 +1205,6 @@ fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
         }
     }
     lo
-}
-
-/// Two distinct elements of `v`, mutably.
-fn pair_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    assert_ne!(a, b);
-    if a < b {
-        let (x, y) = v.split_at_mut(b);
-        (&mut x[a], &mut y[0])
-    } else {
-        let (x, y) = v.split_at_mut(a);
-        (&mut y[0], &mut x[b])
-    }
 }
 
 #[cfg(test)]
