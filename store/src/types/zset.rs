@@ -328,15 +328,58 @@ impl serde::Serialize for ZSet {
 impl<'de> serde::Deserialize<'de> for ZSet {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ZSet, D::Error> {
         let pairs: Vec<(Sso, f64)> = serde::Deserialize::deserialize(d)?;
+        if pairs.iter().any(|(_, s)| s.is_nan()) {
+            return Err(serde::de::Error::custom("NaN score in sorted set"));
+        }
+        Ok(ZSet::from_pairs(pairs))
+    }
+}
+
+impl ZSet {
+    /// A set of `pairs` (no NaN score), as if `set` one after the other on
+    /// an empty set (a later pair for the same member wins), with the
+    /// encoding picked from scratch. Pairs in strictly ascending order with
+    /// distinct members (what serialization writes) are bulk-loaded: the
+    /// index is built in O(n) instead of n insertions.
+    pub fn from_pairs(pairs: Vec<(Sso, f64)>) -> ZSet {
         let mut z = ZSet::new();
-        for (m, score) in pairs {
-            if score.is_nan() {
-                return Err(serde::de::Error::custom("NaN score in sorted set"));
+        // Loading into a fresh set: scores as `set` stores them before the
+        // encoding is picked (a listpack reads -0 back as 0).
+        let norm = |s: f64| if s == 0.0 { 0.0 } else { s };
+        let ascending = pairs.windows(2).all(|w| {
+            let ((m1, s1), (m2, s2)) = (&w[0], &w[1]);
+            cmp_entry(norm(*s1), m1.as_bytes(), norm(*s2), m2.as_bytes()).is_lt()
+        });
+        if ascending {
+            z.slots.reserve_exact(pairs.len());
+            crate::hugepage::advise_vec(&z.slots);
+            let mut distinct = true;
+            for (m, s) in &pairs {
+                if z.slot_of(m.as_bytes()).is_some() {
+                    distinct = false;
+                    break;
+                }
+                z.member_heap += m.heap_size();
+                let pos = z.slots.len() as u32;
+                z.slots.push((m.clone(), norm(*s)));
+                let h = z.hasher.hash_one(m.as_bytes());
+                let (slots, hasher) = (&z.slots, &z.hasher);
+                z.table
+                    .insert_unique(h, pos, |&i| hasher.hash_one(slots[i as usize].0.as_bytes()));
             }
+            if distinct {
+                z.list =
+                    OrderIndex::from_sorted(z.slots.iter().map(|(m, s)| (*s, m.clone())).collect());
+                z.reset_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE);
+                return z;
+            }
+            z = ZSet::new();
+        }
+        for (m, score) in pairs {
             z.set(m.as_bytes(), score);
         }
         z.reset_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE);
-        Ok(z)
+        z
     }
 }
 
@@ -430,6 +473,51 @@ mod tests {
         }
         z.check();
         assert!(z.is_empty());
+    }
+
+    /// Serialization round trip (bulk-loaded), and the per-pair fallback
+    /// for input out of order or with a repeated member.
+    #[test]
+    fn from_pairs_bulk_and_fallback() {
+        let mut z = ZSet::new();
+        for i in 0..3000u32 {
+            z.set(format!("m{i}").as_bytes(), (i % 17) as f64 - 8.0);
+        }
+        z.set(b"negzero", -0.0);
+        z.note_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE, 0);
+        let bytes = rmp_serde::to_vec(&z).unwrap();
+        let back: ZSet = rmp_serde::from_slice(&bytes).unwrap();
+        back.check();
+        assert!(back.is_big());
+        let a: Vec<_> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+        let b: Vec<_> = back.iter().map(|(m, s)| (m.clone(), s)).collect();
+        assert_eq!(a, b);
+        assert_eq!(back.rank(b"m5"), z.rank(b"m5"));
+        // Out of order, and a repeated member (the later score wins).
+        let pairs = vec![
+            (Sso::new(b"b"), 2.0),
+            (Sso::new(b"a"), 1.0),
+            (Sso::new(b"c"), 3.0),
+        ];
+        let z = ZSet::from_pairs(pairs);
+        z.check();
+        assert_eq!(z.rank(b"a"), Some(0));
+        let pairs = vec![
+            (Sso::new(b"a"), 1.0),
+            (Sso::new(b"b"), 2.0),
+            (Sso::new(b"a"), 3.0),
+        ];
+        let z = ZSet::from_pairs(pairs);
+        z.check();
+        assert_eq!(
+            (z.len(), z.score(b"a"), z.rank(b"a")),
+            (2, Some(3.0), Some(1))
+        );
+        assert!(!z.is_big());
+        // -0 loads as 0 either way, as a fresh `set` stores it.
+        let z = ZSet::from_pairs(vec![(Sso::new(b"x"), -0.0), (Sso::new(b"y"), 1.0)]);
+        assert!(z.score(b"x").unwrap().is_sign_positive());
+        z.check();
     }
 
     #[test]
