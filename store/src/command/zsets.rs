@@ -358,7 +358,7 @@ enum Spec {
     Lex(LexRange),
 }
 
-/// Offsets up to this many are skipped by walking the level-0 links (as
+/// Offsets up to this many are skipped by walking entry by entry (as
 /// Redis does); larger ones jump by rank in O(log n).
 const WALK_OFFSET: usize = 32;
 

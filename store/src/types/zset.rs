@@ -32,7 +32,7 @@ pub enum Added {
 /// A sorted set.
 ///
 /// Members live in `slots` (dense, swap-remove on delete) indexed by the
-/// hash table `table`, and in the skiplist `list`. The dense slots give O(1)
+/// hash table `table`, and in the ordered index `list`. The dense slots give O(1)
 /// random members and a SCAN cursor that never misses a member present for
 /// the whole scan: the cursor walks slots from the end toward the start, and
 /// a removal only moves the last slot (already visited) into a hole.
@@ -312,7 +312,7 @@ impl DoubleEndedIterator for Iter<'_> {
     }
 }
 
-/// Serialized as the ordered list of (member, score) pairs; the skiplist
+/// Serialized as the ordered list of (member, score) pairs; the index
 /// and encoding are rebuilt on load.
 impl serde::Serialize for ZSet {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
