@@ -1270,6 +1270,15 @@ mod tests {
             let (x, r) = t.first_not_below(|s, m| cmp_entry(s, m, p, mb) == Ordering::Less);
             assert_eq!((x, r), (t.at_rank(lo), lo));
         }
+        // A member-only bound over mixed scores is not a partition (Redis
+        // leaves such lex ranges unspecified): whatever the answer, the
+        // position and the rank must agree.
+        let (x, r) = t.first_not_below(|_, m| m < b"m3".as_slice());
+        assert_eq!(x, t.at_rank(r));
+        let (y, r) = t.last_not_above(|_, m| m > b"m3".as_slice());
+        if y != NIL {
+            assert_eq!(y, t.at_rank(r));
+        }
         for (s, m) in [
             (0.5, b"zz".as_slice()),
             (f64::NEG_INFINITY, b""),
