@@ -83,14 +83,20 @@ const NONE: u32 = u32::MAX;
 /// so a `u32`-counted tree is at most 32 levels deep.
 const MAX_DEPTH: usize = 40;
 
-/// Elements per arena chunk (a power of two): 4096 leaves of 32 entries
-/// are 4.5 MB, big enough to be advised for huge pages. Tests use tiny
-/// chunks so that nodes in different chunks are exercised.
-#[cfg(not(test))]
-const CHUNK_SHIFT: usize = 12;
-#[cfg(test)]
-const CHUNK_SHIFT: usize = 3;
-const CHUNK: usize = 1 << CHUNK_SHIFT;
+/// log2 of the nodes per arena chunk for nodes of `size` bytes: the
+/// smallest power of two whose chunk is big enough to be advised for huge
+/// pages (4096 internal nodes, 8192 leaves). Tests use chunks of 8 nodes so
+/// that nodes in different chunks are exercised.
+const fn chunk_shift(size: usize) -> usize {
+    if cfg!(test) {
+        return 3;
+    }
+    let mut s = 0;
+    while (size << s) < crate::hugepage::MIN_BYTES && s < 24 {
+        s += 1;
+    }
+    s
+}
 
 /// A node arena: a vector of chunks of up to `CHUNK` nodes, indexed by
 /// `u32`. Unlike one big `Vec`, growing never copies more than one chunk
@@ -106,6 +112,9 @@ struct Arena<T> {
 }
 
 impl<T> Arena<T> {
+    const SHIFT: usize = chunk_shift(std::mem::size_of::<T>());
+    const CHUNK: usize = 1 << Self::SHIFT;
+
     const fn new() -> Self {
         Arena {
             chunks: Vec::new(),
@@ -125,11 +134,24 @@ impl<T> Arena<T> {
 
     /// Appends `x`, returning its index.
     fn push(&mut self, x: T) -> u32 {
-        if self.len & (CHUNK - 1) == 0 {
+        if self.len & (Self::CHUNK - 1) == 0 {
+            if self.chunks.is_empty() {
+                // Most sets are small: one chunk, no spare headers.
+                self.chunks.reserve_exact(1);
+            }
             self.chunks.push(Vec::new());
         }
         let last = self.chunks.last_mut().expect("a chunk");
-        crate::hugepage::push_advised(last, x);
+        if last.len() == last.capacity() {
+            // Exact doubling from one node (a plain `Vec` starts at four
+            // nodes of this size), to `CHUNK`; the new buffer is advised
+            // before the nodes move in (see `hugepage::push_advised`).
+            let mut grown = Vec::with_capacity((last.capacity() * 2).clamp(1, Self::CHUNK));
+            crate::hugepage::advise_vec(&grown);
+            grown.append(last);
+            *last = grown;
+        }
+        last.push(x);
         self.len += 1;
         (self.len - 1) as u32
     }
@@ -138,8 +160,8 @@ impl<T> Arena<T> {
     fn pair_mut(&mut self, a: u32, b: u32) -> (&mut T, &mut T) {
         let (a, b) = (a as usize, b as usize);
         assert_ne!(a, b);
-        let (ca, cb) = (a >> CHUNK_SHIFT, b >> CHUNK_SHIFT);
-        let (ia, ib) = (a & (CHUNK - 1), b & (CHUNK - 1));
+        let (ca, cb) = (a >> Self::SHIFT, b >> Self::SHIFT);
+        let (ia, ib) = (a & (Self::CHUNK - 1), b & (Self::CHUNK - 1));
         if ca == cb {
             let c = &mut self.chunks[ca];
             if ia < ib {
@@ -164,7 +186,7 @@ impl<T> std::ops::Index<u32> for Arena<T> {
     #[inline]
     fn index(&self, i: u32) -> &T {
         let i = i as usize;
-        &self.chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)]
+        &self.chunks[i >> Self::SHIFT][i & (Self::CHUNK - 1)]
     }
 }
 
@@ -172,7 +194,7 @@ impl<T> std::ops::IndexMut<u32> for Arena<T> {
     #[inline]
     fn index_mut(&mut self, i: u32) -> &mut T {
         let i = i as usize;
-        &mut self.chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)]
+        &mut self.chunks[i >> Self::SHIFT][i & (Self::CHUNK - 1)]
     }
 }
 
@@ -368,7 +390,7 @@ fn count_below<const N: usize>(a: &[f64; N], s: f64) -> usize {
 /// leaves of up to `L` entries and internal nodes of up to `I` children
 /// (see the module documentation for the invariants).
 #[derive(Clone, Debug)]
-pub struct OrderIndex<const L: usize = 32, const I: usize = 32> {
+pub struct OrderIndex<const L: usize = 16, const I: usize = 32> {
     leaves: Arena<Leaf<L>>,
     inners: Arena<Inner<I>>,
     free_leaves: Vec<u32>,

@@ -520,6 +520,20 @@ mod tests {
         z.check();
     }
 
+    /// A small set's index is one leaf, allocated exactly.
+    #[test]
+    fn small_set_index_is_small() {
+        let mut z = ZSet::new();
+        assert_eq!(z.list.heap_size(), 0);
+        z.set(b"a", 1.0);
+        let one = z.list.heap_size();
+        assert!(one <= 640, "{one}");
+        for i in 0..10u32 {
+            z.set(format!("m{i}").as_bytes(), i as f64);
+        }
+        assert!(z.list.heap_size() <= 3 * one, "{}", z.list.heap_size());
+    }
+
     #[test]
     fn update_moves_member() {
         let mut z = ZSet::new();
