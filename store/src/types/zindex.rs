@@ -14,8 +14,15 @@
 //! - Internal nodes hold up to `I` children, each with the number of
 //!   entries under it (`Kid::count`), and `len - 1` separator keys: key `i`
 //!   is the smallest entry under child `i + 1`.
-//! - Nodes live in two arenas (`Vec`s) and link by `u32` index; freed nodes
-//!   go to a free list and are reused first.
+//! - Nodes live in two arenas (chunked vectors, see `Arena`) and link by
+//!   `u32` index; freed nodes go to a free list and are reused first.
+//!
+//! Sizes: `L = 16`, `I = 32` (576- and 1344-byte nodes). On the 1M-member
+//! engine bench, leaves of 16, 24, 32 and 64 entries and internal nodes of
+//! 32 and 64 children measured the same within noise (ZADD ~1.5–2 µs,
+//! CPU time); 16-entry leaves keep a small set's index at one 576-byte
+//! leaf. Tests run the same code with nodes of 4 to 8 so that every split,
+//! merge and redistribution path runs constantly.
 //!
 //! Invariants (checked by [`OrderIndex::check`]):
 //! - Entries are in strictly increasing [`cmp_entry`] order along the leaf
@@ -1459,6 +1466,13 @@ mod tests {
             t.check();
             assert!(t.is_empty());
         }
+    }
+
+    /// The node sizes the module documentation states.
+    #[test]
+    fn node_sizes() {
+        assert_eq!(std::mem::size_of::<Leaf<16>>(), 576);
+        assert_eq!(std::mem::size_of::<Inner<32>>(), 1344);
     }
 
     /// Freed nodes are reused before the arenas grow.
