@@ -155,6 +155,10 @@ fn main() {
     let mut session = engine.session();
     let mut rng = SmallRng::seed_from_u64(7);
     let fill_ns = fill(&engine, &mut session, n, &mut rng);
+    let mem = match engine.execute(&mut session, &[b"MEMORY", b"USAGE", b"zbig"]) {
+        Reply::Int(b) => b as f64 / n as f64,
+        _ => f64::NAN,
+    };
     let (mut za, mut zr) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let a = zadd_args(&mut rng, n, ops, round);
@@ -164,6 +168,7 @@ fn main() {
     }
     println!("zset engine bench: {n} members, {ops} ops x {rounds} rounds (medians)");
     println!("fill (ZADD x1000 pairs)     {fill_ns:>10.0} wall ns/member");
+    println!("MEMORY USAGE after fill     {mem:>10.1} bytes/member");
     println!("{:<27} {:>10} {:>10}", "op", "wall ns/op", "cpu ns/op");
     for (name, c) in [("ZADD new member", za), ("ZRANGEBYSCORE LIMIT 0 10", zr)] {
         let wall = median(c.iter().map(|c| c.wall).collect());

@@ -1,7 +1,7 @@
 //! Transparent huge pages for the engine's big arenas.
 //!
 //! A structure of millions of nodes reached by pointer chasing (the sorted
-//! set's skiplist arena) misses the TLB on nearly every step with 4 KiB
+//! set's index, once a skiplist) misses the TLB on nearly every step with 4 KiB
 //! pages. Debian's default THP mode is `madvise`: memory is backed by 2 MiB
 //! pages only where the program asks. [`advise_vec`] asks for a vector's
 //! buffer once it is large; measured on the zset engine bench (1M members)

@@ -190,7 +190,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    /// The skiplist agrees with a sorted Vec model: order, ranks, access by
+    /// The ordered index agrees with a sorted Vec model: order, ranks, access by
     /// rank, and score/lex range spans.
     #[test]
     fn zset_matches_sorted_vec_model(ops in proptest::collection::vec(op(), 1..300)) {

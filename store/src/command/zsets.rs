@@ -11,7 +11,7 @@ use crate::cmd;
 use crate::command::strings;
 use crate::engine::{wrongtype, Ctx};
 use crate::reply::{errors, Reply};
-use crate::types::zset::{Added, ZSet, NIL};
+use crate::types::zset::{Added, Pos, ZSet, NIL};
 use crate::types::{Sso, Value};
 use crate::util::{arg_f64, arg_i64, eq_ic, fmt_g17, glob_match, parse_f64, parse_i64_strict};
 use rand::Rng;
@@ -358,7 +358,7 @@ enum Spec {
     Lex(LexRange),
 }
 
-/// Offsets up to this many are skipped by walking the level-0 links (as
+/// Offsets up to this many are skipped by walking entry by entry (as
 /// Redis does); larger ones jump by rank in O(log n).
 const WALK_OFFSET: usize = 32;
 
@@ -406,7 +406,7 @@ fn select_range(
     let list = z.list();
     let offset = offset as usize;
     // `out_far`: past the far end of the range in the walk's direction.
-    let out_far = |x: u32| {
+    let out_far = |x: Pos| {
         let (m, s) = list.get(x);
         if rev {
             below(s, m.as_bytes())

@@ -10,6 +10,7 @@ pub mod set;
 pub mod shared;
 pub mod sso;
 pub mod stream;
+pub mod zindex;
 pub mod zset;
 
 pub use sso::Sso;

@@ -1,525 +1,22 @@
-//! The sorted set type: a member → score map plus an indexable skiplist
-//! ordered by (score, member), as Redis's `t_zset.c` keeps a dict and a
-//! skiplist side by side.
-//!
-//! The skiplist lives in an arena (`Vec<Node>` with a free list), links are
-//! `u32` indexes, and every forward link carries a *span* (how many level-0
-//! steps it jumps), so rank lookups and access by rank are O(log n).
+//! The sorted set type: a member → score map plus an ordered index of
+//! (score, member), as Redis's `t_zset.c` keeps a dict and a skiplist side
+//! by side. The index here is a counted B+tree ([`OrderIndex`], in
+//! `zindex.rs`) rather than a skiplist: rank and access by rank are
+//! O(log n) and a search touches a few wide nodes instead of ~25 scattered
+//! skiplist nodes.
 //!
 //! Invariants kept here:
-//! - `dict` and the skiplist hold exactly the same (member, score) pairs, and
-//!   no score is NaN.
-//! - Level-0 links visit the nodes in strictly increasing (score, member)
-//!   order (scores compared numerically, so `-0` and `0` tie and fall back to
-//!   the member bytes); `prev` is the reverse of the level-0 `next`.
-//! - For every link at level `i` from node `a` to node `b`, `span` is the
-//!   number of level-0 steps from `a` to `b`; a link to `NIL` spans the steps
-//!   to the end of the list (as Redis keeps it), so the header's spans stay
-//!   correct when a level grows.
-//! - `big` (the "skiplist" encoding) is set once the set outgrows Redis's
-//!   listpack thresholds and is never cleared, as Redis never converts back.
+//! - The hash table over `slots` and the index hold exactly the same
+//!   (member, score) pairs, and no score is NaN.
+//! - `big` (the "skiplist" encoding, Redis's name) is set once the set
+//!   outgrows Redis's listpack thresholds and is never cleared, as Redis
+//!   never converts back. It is unrelated to the index's structure.
 
 use super::Sso;
 use hashbrown::HashTable;
-use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-/// The "no node" link.
-pub const NIL: u32 = u32::MAX;
-const HEAD: u32 = 0;
-const MAX_LEVEL: usize = 32;
-/// Levels kept inside the node itself; taller nodes keep the rest in the
-/// `upper` arena.
-const INLINE: usize = 2;
-
-#[derive(Clone, Copy, Debug)]
-struct Level {
-    next: u32,
-    span: u32,
-}
-
-const UNLINKED: Level = Level { next: NIL, span: 0 };
-
-/// One element, one cache line: score, member and the two lowest levels
-/// side by side, so a step of a search costs one cache miss (the node
-/// stepped to) instead of two (the node, then a separately allocated
-/// level array). 15 nodes in 16 have at most `INLINE` levels; the upper
-/// levels of the others are in `SkipList::upper` at `upper..upper +
-/// height - INLINE`. Their nodes are few and visited by every search, so
-/// they stay cached.
-#[derive(Clone, Debug)]
-#[repr(C, align(64))]
-struct Node {
-    score: f64,
-    member: Sso,
-    prev: u32,
-    /// Number of levels; 0 for a slot on the free list.
-    height: u32,
-    /// Start of the levels past `INLINE` in `upper` (unused when
-    /// `height <= INLINE`).
-    upper: u32,
-    low: [Level; INLINE],
-}
-
-const _: () = assert!(std::mem::size_of::<Node>() == 64);
-
-/// Compares (score, member) pairs the way the skiplist orders them.
-#[inline]
-pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
-    if s1 < s2 {
-        Ordering::Less
-    } else if s1 > s2 {
-        Ordering::Greater
-    } else {
-        m1.cmp(m2)
-    }
-}
-
-/// An indexable skiplist of (score, member), ordered ascending.
-#[derive(Clone, Debug)]
-pub struct SkipList {
-    /// Node arena; slot `HEAD` is the header, free slots are in `free`.
-    nodes: Vec<Node>,
-    free: Vec<u32>,
-    /// Levels `INLINE..` of tall nodes, in blocks of `height - INLINE`;
-    /// the header's block is at 0.
-    upper: Vec<Level>,
-    /// Freed blocks of `upper`, by block length.
-    upper_free: Vec<Vec<u32>>,
-    level: usize,
-    len: usize,
-    tail: u32,
-    seed: u64,
-}
-
-impl Default for SkipList {
-    fn default() -> Self {
-        SkipList::new()
-    }
-}
-
-impl SkipList {
-    /// An empty list.
-    pub fn new() -> SkipList {
-        SkipList {
-            nodes: vec![Node {
-                member: Sso::EMPTY,
-                score: 0.0,
-                prev: NIL,
-                height: MAX_LEVEL as u32,
-                upper: 0,
-                low: [UNLINKED; INLINE],
-            }],
-            free: Vec::new(),
-            upper: vec![UNLINKED; MAX_LEVEL - INLINE],
-            upper_free: Vec::new(),
-            level: 1,
-            len: 0,
-            tail: NIL,
-            seed: 0x2545_F491_4F6C_DD1D,
-        }
-    }
-
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn random_level(&mut self) -> usize {
-        // xorshift64*; each extra level with probability 1/4 (Redis's p).
-        let mut lvl = 1;
-        loop {
-            self.seed ^= self.seed >> 12;
-            self.seed ^= self.seed << 25;
-            self.seed ^= self.seed >> 27;
-            let r = self.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
-            if r & 3 == 0 && lvl < MAX_LEVEL {
-                lvl += 1;
-            } else {
-                return lvl;
-            }
-        }
-    }
-
-    /// Level `i` of node `x` (`i < height`).
-    #[inline]
-    fn lv(&self, x: u32, i: usize) -> Level {
-        let n = &self.nodes[x as usize];
-        if i < INLINE {
-            n.low[i]
-        } else {
-            self.upper[n.upper as usize + (i - INLINE)]
-        }
-    }
-
-    #[inline]
-    fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
-        let n = &mut self.nodes[x as usize];
-        if i < INLINE {
-            &mut n.low[i]
-        } else {
-            let at = n.upper as usize + (i - INLINE);
-            &mut self.upper[at]
-        }
-    }
-
-    #[inline]
-    fn next(&self, x: u32, i: usize) -> u32 {
-        self.lv(x, i).next
-    }
-
-    #[inline]
-    fn before(&self, x: u32, score: f64, member: &[u8]) -> bool {
-        let n = &self.nodes[x as usize];
-        cmp_entry(n.score, n.member.as_bytes(), score, member) == Ordering::Less
-    }
-
-    /// For each level, the last node strictly before (score, member), and
-    /// its rank (number of elements up to and including it).
-    fn find_update(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0u32; MAX_LEVEL];
-        let mut x = HEAD;
-        let mut r = 0u32;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.next != NIL && self.before(l.next, score, member) {
-                    r += l.span;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-            rank[i] = r;
-        }
-        (update, rank)
-    }
-
-    /// A block of `n` upper levels.
-    fn alloc_upper(&mut self, n: usize) -> u32 {
-        if let Some(at) = self.upper_free.get_mut(n).and_then(|f| f.pop()) {
-            return at;
-        }
-        let at = self.upper.len() as u32;
-        self.upper.resize(self.upper.len() + n, UNLINKED);
-        at
-    }
-
-    /// Inserts an element known to be absent.
-    pub fn insert(&mut self, score: f64, member: Sso) {
-        debug_assert!(!score.is_nan());
-        let (mut update, mut rank) = self.find_update(score, member.as_bytes());
-        let lvl = self.random_level();
-        if lvl > self.level {
-            for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
-                self.lv_mut(HEAD, i).span = self.len as u32;
-            }
-            self.level = lvl;
-        }
-        let upper = if lvl > INLINE {
-            self.alloc_upper(lvl - INLINE)
-        } else {
-            0
-        };
-        let node = Node {
-            member,
-            score,
-            prev: NIL,
-            height: lvl as u32,
-            upper,
-            low: [UNLINKED; INLINE],
-        };
-        let x = match self.free.pop() {
-            Some(slot) => {
-                self.nodes[slot as usize] = node;
-                slot
-            }
-            None => {
-                crate::hugepage::push_advised(&mut self.nodes, node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
-        for i in 0..lvl {
-            let u = update[i];
-            let un = self.lv(u, i);
-            let d = rank[0] - rank[i];
-            *self.lv_mut(x, i) = Level {
-                next: un.next,
-                span: un.span - d,
-            };
-            *self.lv_mut(u, i) = Level {
-                next: x,
-                span: d + 1,
-            };
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.lv_mut(u, i).span += 1;
-        }
-        self.nodes[x as usize].prev = if update[0] == HEAD { NIL } else { update[0] };
-        let n0 = self.next(x, 0);
-        if n0 != NIL {
-            self.nodes[n0 as usize].prev = x;
-        } else {
-            self.tail = x;
-        }
-        self.len += 1;
-    }
-
-    /// Removes (score, member); true when it was present.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let (update, _) = self.find_update(score, member);
-        let x = self.next(update[0], 0);
-        if x == NIL {
-            return false;
-        }
-        let n = &self.nodes[x as usize];
-        if n.score != score || n.member.as_bytes() != member {
-            return false;
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let ul = self.lv(u, i);
-            if ul.next == x {
-                let xl = self.lv(x, i);
-                *self.lv_mut(u, i) = Level {
-                    next: xl.next,
-                    span: ul.span + xl.span - 1,
-                };
-            } else {
-                self.lv_mut(u, i).span -= 1;
-            }
-        }
-        let (prev, n0) = (self.nodes[x as usize].prev, self.next(x, 0));
-        if n0 != NIL {
-            self.nodes[n0 as usize].prev = prev;
-        } else {
-            self.tail = prev;
-        }
-        while self.level > 1 && self.next(HEAD, self.level - 1) == NIL {
-            self.level -= 1;
-        }
-        let node = &mut self.nodes[x as usize];
-        node.member = Sso::EMPTY;
-        let (height, upper) = (node.height as usize, node.upper);
-        node.height = 0;
-        if height > INLINE {
-            let n = height - INLINE;
-            if self.upper_free.len() <= n {
-                self.upper_free.resize_with(n + 1, Vec::new);
-            }
-            self.upper_free[n].push(upper);
-        }
-        self.free.push(x);
-        self.len -= 1;
-        true
-    }
-
-    /// The 0-based rank of (score, member), if present.
-    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
-        let mut x = HEAD;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.next == NIL {
-                    break;
-                }
-                let nd = &self.nodes[l.next as usize];
-                if cmp_entry(nd.score, nd.member.as_bytes(), score, member) != Ordering::Greater {
-                    rank += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            if x != HEAD && self.nodes[x as usize].member.as_bytes() == member {
-                return Some(rank - 1);
-            }
-        }
-        None
-    }
-
-    /// The node at 0-based rank `r`, or `NIL`.
-    pub fn at_rank(&self, r: usize) -> u32 {
-        if r >= self.len {
-            return NIL;
-        }
-        let target = r + 1;
-        let mut x = HEAD;
-        let mut traversed = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.next != NIL && traversed + l.span as usize <= target {
-                    traversed += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            if traversed == target {
-                return x;
-            }
-        }
-        NIL
-    }
-
-    /// Descends the levels, stepping forward while `advance` holds for the
-    /// next node (the list must be partitioned: all `advance` nodes
-    /// first). Returns the last node stepped onto (`HEAD` when none) and
-    /// how many nodes that is.
-    fn descend(&self, advance: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
-        let mut x = HEAD;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.lv(x, i);
-                if l.next == NIL {
-                    break;
-                }
-                let nd = &self.nodes[l.next as usize];
-                if advance(nd.score, nd.member.as_bytes()) {
-                    rank += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-        }
-        (x, rank)
-    }
-
-    /// The first node for which `below` is false (the list must be
-    /// partitioned: all `below` nodes first), with its 0-based rank.
-    pub fn first_not_below(&self, below: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
-        let (x, rank) = self.descend(below);
-        (self.next(x, 0), rank)
-    }
-
-    /// The last node for which `above` is false (all `above` nodes last),
-    /// with its 0-based rank; `NIL` when every node is above.
-    pub fn last_not_above(&self, above: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
-        match self.descend(|s, m| !above(s, m)) {
-            (HEAD, _) => (NIL, 0),
-            (x, rank) => (x, rank - 1),
-        }
-    }
-
-    /// The first node, or `NIL`.
-    pub fn first(&self) -> u32 {
-        self.next(HEAD, 0)
-    }
-
-    /// The last node, or `NIL`.
-    pub fn last(&self) -> u32 {
-        self.tail
-    }
-
-    /// The node after `x` (level 0), or `NIL`.
-    #[inline]
-    pub fn succ(&self, x: u32) -> u32 {
-        self.nodes[x as usize].low[0].next
-    }
-
-    /// The node before `x`, or `NIL`.
-    #[inline]
-    pub fn pred(&self, x: u32) -> u32 {
-        self.nodes[x as usize].prev
-    }
-
-    /// The (member, score) of node `x`.
-    #[inline]
-    pub fn get(&self, x: u32) -> (&Sso, f64) {
-        let n = &self.nodes[x as usize];
-        (&n.member, n.score)
-    }
-
-    /// Approximate heap bytes of the list (arena capacities).
-    fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + (self.upper.capacity() + self.free.capacity()) * 8
-    }
-
-    /// Checks every invariant (used by tests).
-    pub fn check(&self) {
-        let mut x = self.first();
-        let mut count = 0;
-        let mut prev = NIL;
-        while x != NIL {
-            let n = &self.nodes[x as usize];
-            assert!(n.height >= 1, "linked node on the free list");
-            assert_eq!(n.prev, prev, "prev link");
-            if prev != NIL {
-                let p = &self.nodes[prev as usize];
-                assert_eq!(
-                    cmp_entry(p.score, p.member.as_bytes(), n.score, n.member.as_bytes()),
-                    Ordering::Less
-                );
-            }
-            prev = x;
-            x = self.succ(x);
-            count += 1;
-        }
-        assert_eq!(self.tail, prev);
-        assert_eq!(count, self.len);
-        assert_eq!(self.nodes.len() - 1 - self.free.len(), self.len);
-        // Spans: the rank reached by following any level equals the true rank.
-        for i in 0..self.level {
-            let mut x = HEAD;
-            let mut r = 0usize;
-            loop {
-                let l = self.lv(x, i);
-                if l.next == NIL {
-                    assert_eq!(r + l.span as usize, self.len, "tail span at level {i}");
-                    break;
-                }
-                assert!(
-                    self.nodes[l.next as usize].height as usize > i,
-                    "link above height"
-                );
-                r += l.span as usize;
-                assert_eq!(self.at_rank_linear(r - 1), l.next, "span at level {i}");
-                x = l.next;
-            }
-        }
-        // Upper blocks of live nodes never overlap each other, the header's
-        // or a freed one.
-        let mut owner = vec![false; self.upper.len()];
-        let mut claim = |at: usize, n: usize| {
-            for o in &mut owner[at..at + n] {
-                assert!(!*o, "upper block shared");
-                *o = true;
-            }
-        };
-        claim(0, MAX_LEVEL - INLINE);
-        for n in &self.nodes[1..] {
-            if n.height as usize > INLINE {
-                claim(n.upper as usize, n.height as usize - INLINE);
-            }
-        }
-        for (len, blocks) in self.upper_free.iter().enumerate() {
-            for &at in blocks {
-                claim(at as usize, len);
-            }
-        }
-    }
-
-    fn at_rank_linear(&self, r: usize) -> u32 {
-        let mut x = self.first();
-        for _ in 0..r {
-            x = self.succ(x);
-        }
-        x
-    }
-}
+pub use super::zindex::{cmp_entry, OrderIndex, Pos, NIL};
 
 /// How an add changed the set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -535,7 +32,7 @@ pub enum Added {
 /// A sorted set.
 ///
 /// Members live in `slots` (dense, swap-remove on delete) indexed by the
-/// hash table `table`, and in the skiplist `list`. The dense slots give O(1)
+/// hash table `table`, and in the ordered index `list`. The dense slots give O(1)
 /// random members and a SCAN cursor that never misses a member present for
 /// the whole scan: the cursor walks slots from the end toward the start, and
 /// a removal only moves the last slot (already visited) into a hole.
@@ -544,7 +41,7 @@ pub struct ZSet {
     table: HashTable<u32, crate::hugepage::HugeAlloc>,
     slots: Vec<(Sso, f64)>,
     hasher: foldhash::fast::RandomState,
-    list: SkipList,
+    list: OrderIndex,
     big: bool,
     /// Heap bytes of the members' own storage (sum of `Sso::heap_size`
     /// over `slots`), kept by `insert_new` and `remove` so that
@@ -558,7 +55,7 @@ impl Default for ZSet {
             table: HashTable::new_in(crate::hugepage::HugeAlloc),
             slots: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
-            list: SkipList::new(),
+            list: OrderIndex::new(),
             big: false,
             member_heap: 0,
         }
@@ -616,9 +113,8 @@ impl ZSet {
                     return Added::Same;
                 }
                 self.slots[i].1 = score;
-                let removed = self.list.remove(prev, member);
-                debug_assert!(removed);
-                self.list.insert(score, self.slots[i].0.clone());
+                let moved = self.list.update(prev, member, score);
+                debug_assert!(moved);
                 Added::Updated
             }
             None => {
@@ -671,6 +167,16 @@ impl ZSet {
         self.member_heap -= m.heap_size();
         let removed = self.list.remove(score, m.as_bytes());
         debug_assert!(removed);
+        // A set that shrank a lot gives its slots and table memory back
+        // (amortised O(1): it takes len removals to get here again).
+        let len = self.slots.len();
+        if self.slots.capacity() >= 64 && len * 4 <= self.slots.capacity() {
+            self.slots.shrink_to(len * 2);
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.table.shrink_to(len * 2, |&i| {
+                hasher.hash_one(slots[i as usize].0.as_bytes())
+            });
+        }
         true
     }
 
@@ -700,7 +206,7 @@ impl ZSet {
     }
 
     /// The ordered index.
-    pub fn list(&self) -> &SkipList {
+    pub fn list(&self) -> &OrderIndex {
         &self.list
     }
 
@@ -722,7 +228,7 @@ impl ZSet {
 
     /// Iterates from node `start` toward higher ranks, or toward lower ranks
     /// when `rev`.
-    pub fn walk(&self, start: u32, rev: bool) -> impl Iterator<Item = (&Sso, f64)> + '_ {
+    pub fn walk(&self, start: Pos, rev: bool) -> impl Iterator<Item = (&Sso, f64)> + '_ {
         let list = &self.list;
         let mut x = start;
         std::iter::from_fn(move || {
@@ -775,9 +281,9 @@ impl ZSet {
 }
 
 struct Iter<'a> {
-    list: &'a SkipList,
-    front: u32,
-    back: u32,
+    list: &'a OrderIndex,
+    front: Pos,
+    back: Pos,
     left: usize,
 }
 
@@ -806,7 +312,7 @@ impl DoubleEndedIterator for Iter<'_> {
     }
 }
 
-/// Serialized as the ordered list of (member, score) pairs; the skiplist
+/// Serialized as the ordered list of (member, score) pairs; the index
 /// and encoding are rebuilt on load.
 impl serde::Serialize for ZSet {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -822,15 +328,58 @@ impl serde::Serialize for ZSet {
 impl<'de> serde::Deserialize<'de> for ZSet {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ZSet, D::Error> {
         let pairs: Vec<(Sso, f64)> = serde::Deserialize::deserialize(d)?;
+        if pairs.iter().any(|(_, s)| s.is_nan()) {
+            return Err(serde::de::Error::custom("NaN score in sorted set"));
+        }
+        Ok(ZSet::from_pairs(pairs))
+    }
+}
+
+impl ZSet {
+    /// A set of `pairs` (no NaN score), as if `set` one after the other on
+    /// an empty set (a later pair for the same member wins), with the
+    /// encoding picked from scratch. Pairs in strictly ascending order with
+    /// distinct members (what serialization writes) are bulk-loaded: the
+    /// index is built in O(n) instead of n insertions.
+    pub fn from_pairs(pairs: Vec<(Sso, f64)>) -> ZSet {
         let mut z = ZSet::new();
-        for (m, score) in pairs {
-            if score.is_nan() {
-                return Err(serde::de::Error::custom("NaN score in sorted set"));
+        // Loading into a fresh set: scores as `set` stores them before the
+        // encoding is picked (a listpack reads -0 back as 0).
+        let norm = |s: f64| if s == 0.0 { 0.0 } else { s };
+        let ascending = pairs.windows(2).all(|w| {
+            let ((m1, s1), (m2, s2)) = (&w[0], &w[1]);
+            cmp_entry(norm(*s1), m1.as_bytes(), norm(*s2), m2.as_bytes()).is_lt()
+        });
+        if ascending {
+            z.slots.reserve_exact(pairs.len());
+            crate::hugepage::advise_vec(&z.slots);
+            let mut distinct = true;
+            for (m, s) in &pairs {
+                if z.slot_of(m.as_bytes()).is_some() {
+                    distinct = false;
+                    break;
+                }
+                z.member_heap += m.heap_size();
+                let pos = z.slots.len() as u32;
+                z.slots.push((m.clone(), norm(*s)));
+                let h = z.hasher.hash_one(m.as_bytes());
+                let (slots, hasher) = (&z.slots, &z.hasher);
+                z.table
+                    .insert_unique(h, pos, |&i| hasher.hash_one(slots[i as usize].0.as_bytes()));
             }
+            if distinct {
+                z.list =
+                    OrderIndex::from_sorted(z.slots.iter().map(|(m, s)| (*s, m.clone())).collect());
+                z.reset_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE);
+                return z;
+            }
+            z = ZSet::new();
+        }
+        for (m, score) in pairs {
             z.set(m.as_bytes(), score);
         }
         z.reset_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE);
-        Ok(z)
+        z
     }
 }
 
@@ -862,32 +411,127 @@ mod tests {
         assert_eq!(back, fwd);
     }
 
+    /// Score updates, removals and re-inserts against a model map, on a
+    /// set big enough for a multi-level index; then a shrink to a few
+    /// members gives the index memory back.
     #[test]
-    fn freed_nodes_and_upper_blocks_are_reused() {
+    fn update_remove_reinsert_against_model() {
+        use std::collections::BTreeMap;
         let mut z = ZSet::new();
-        for i in 0..5000u32 {
-            z.set(format!("m{i}").as_bytes(), (i % 101) as f64);
-        }
-        let (nodes, upper) = (z.list.nodes.len(), z.list.upper.len());
-        for i in (0..5000u32).filter(|i| i % 2 == 0) {
-            assert!(z.remove(format!("m{i}").as_bytes()));
+        let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..30_000u32 {
+            let m = format!("m{}", rnd() % 3000).into_bytes();
+            let score = (rnd() % 50) as f64 - 25.0;
+            match rnd() % 4 {
+                0 => assert_eq!(z.remove(&m), model.remove(&m).is_some()),
+                _ => {
+                    let want = match model.insert(m.clone(), score) {
+                        None => Added::New,
+                        Some(old) if old == score => Added::Same,
+                        Some(_) => Added::Updated,
+                    };
+                    assert_eq!(z.set(&m, score), want);
+                }
+            }
+            if round % 5000 == 0 {
+                z.check();
+            }
         }
         z.check();
-        // Re-adding as many members fills the freed slots first.
-        for i in 0..2500u32 {
-            z.set(format!("n{i}").as_bytes(), (i % 7) as f64 - 3.0);
+        let mut sorted: Vec<(f64, Vec<u8>)> = model.iter().map(|(m, s)| (*s, m.clone())).collect();
+        sorted.sort_by(|a, b| cmp_entry(a.0, &a.1, b.0, &b.1));
+        let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(m, s)| (s, m.as_bytes().to_vec())).collect();
+        assert_eq!(got, sorted);
+        for (r, (s, m)) in sorted.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(r));
+            assert_eq!(z.score(m), Some(*s));
+        }
+        let big = z.list.heap_size();
+        assert!(z.slots.capacity() >= 2000);
+        let keep: Vec<Vec<u8>> = sorted.iter().take(5).map(|(_, m)| m.clone()).collect();
+        for (_, m) in &sorted[5..] {
+            assert!(z.remove(m));
         }
         z.check();
-        assert_eq!(z.list.nodes.len(), nodes);
-        // Levels are random, so block sizes differ; most are reused.
-        assert!(z.list.upper.len() < upper + upper / 2);
-        // Updates move members without leaking slots.
-        for i in 0..2500u32 {
-            z.set(format!("n{i}").as_bytes(), i as f64);
+        assert_eq!(z.len(), 5);
+        // At most the 16 leaves below which the index is not rebuilt.
+        assert!(big > 100_000);
+        assert!(
+            z.list.heap_size() < 20_000,
+            "{} of {big}",
+            z.list.heap_size()
+        );
+        for m in &keep {
+            assert!(z.remove(m));
         }
         z.check();
-        assert_eq!(z.list.nodes.len(), nodes);
-        assert_eq!(std::mem::size_of::<Node>(), 64);
+        assert!(z.is_empty());
+    }
+
+    /// Serialization round trip (bulk-loaded), and the per-pair fallback
+    /// for input out of order or with a repeated member.
+    #[test]
+    fn from_pairs_bulk_and_fallback() {
+        let mut z = ZSet::new();
+        for i in 0..3000u32 {
+            z.set(format!("m{i}").as_bytes(), (i % 17) as f64 - 8.0);
+        }
+        z.set(b"negzero", -0.0);
+        z.note_encoding(LISTPACK_ENTRIES, LISTPACK_VALUE, 0);
+        let bytes = rmp_serde::to_vec(&z).unwrap();
+        let back: ZSet = rmp_serde::from_slice(&bytes).unwrap();
+        back.check();
+        assert!(back.is_big());
+        let a: Vec<_> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+        let b: Vec<_> = back.iter().map(|(m, s)| (m.clone(), s)).collect();
+        assert_eq!(a, b);
+        assert_eq!(back.rank(b"m5"), z.rank(b"m5"));
+        // Out of order, and a repeated member (the later score wins).
+        let pairs = vec![
+            (Sso::new(b"b"), 2.0),
+            (Sso::new(b"a"), 1.0),
+            (Sso::new(b"c"), 3.0),
+        ];
+        let z = ZSet::from_pairs(pairs);
+        z.check();
+        assert_eq!(z.rank(b"a"), Some(0));
+        let pairs = vec![
+            (Sso::new(b"a"), 1.0),
+            (Sso::new(b"b"), 2.0),
+            (Sso::new(b"a"), 3.0),
+        ];
+        let z = ZSet::from_pairs(pairs);
+        z.check();
+        assert_eq!(
+            (z.len(), z.score(b"a"), z.rank(b"a")),
+            (2, Some(3.0), Some(1))
+        );
+        assert!(!z.is_big());
+        // -0 loads as 0 either way, as a fresh `set` stores it.
+        let z = ZSet::from_pairs(vec![(Sso::new(b"x"), -0.0), (Sso::new(b"y"), 1.0)]);
+        assert!(z.score(b"x").unwrap().is_sign_positive());
+        z.check();
+    }
+
+    /// A small set's index is one leaf, allocated exactly.
+    #[test]
+    fn small_set_index_is_small() {
+        let mut z = ZSet::new();
+        assert_eq!(z.list.heap_size(), 0);
+        z.set(b"a", 1.0);
+        let one = z.list.heap_size();
+        assert!(one <= 640, "{one}");
+        for i in 0..10u32 {
+            z.set(format!("m{i}").as_bytes(), i as f64);
+        }
+        assert!(z.list.heap_size() <= 3 * one, "{}", z.list.heap_size());
     }
 
     #[test]
