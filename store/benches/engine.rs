@@ -9,6 +9,11 @@
 //! with a counting global allocator (live heap bytes after loading, divided
 //! by the key count). Criterion then measures each operation on its own.
 //!
+//! Two engine paths are measured: `Engine::execute` (the general one: name
+//! lookup, argument vector, `Reply`), and the entry points the NIF's GET
+//! and SET take (`Engine::get_locked` / `set_locked` under `Engine::lock`,
+//! the value copied out as the baseline clones it).
+//!
 //! Goals: GET >= 0.9x the baseline, SET >= 1.0x, <= 100 B/key.
 //!
 //! Full size (the lead's run): `cargo bench -p ferrite-store --bench engine`.
@@ -134,6 +139,23 @@ fn engine_set(f: &mut Fixture, i: usize) -> Reply {
     f.engine.execute(&mut f.session, &[b"SET", k, &value(idx)])
 }
 
+fn entry_get(f: &mut Fixture, i: usize) -> Option<Vec<u8>> {
+    let k = &f.keys[f.order[i % f.order.len()] as usize];
+    let mut st = f.engine.lock();
+    f.engine
+        .get_locked(&mut st, &mut f.session, k, |s| s.as_bytes().to_vec())
+        .ok()
+}
+
+fn entry_set(f: &mut Fixture, i: usize) -> bool {
+    let idx = f.order[i % f.order.len()] as usize;
+    let k = &f.keys[idx];
+    let mut st = f.engine.lock();
+    f.engine
+        .set_locked(&mut st, &mut f.session, k, &value(idx))
+        .is_ok()
+}
+
 fn baseline_get(f: &Fixture, i: usize) -> Option<Vec<u8>> {
     let k = &f.keys[f.order[i % f.order.len()] as usize];
     f.baseline.read().unwrap().get(&k[..]).cloned()
@@ -174,15 +196,20 @@ fn summary(f: &mut Fixture) {
     rate(ops.min(100_000), |i| drop(black_box(engine_get(f, i))));
     rate(ops.min(100_000), |i| drop(black_box(baseline_get(f, i))));
     let (mut eg, mut bg, mut es, mut bs) = (vec![], vec![], vec![], vec![]);
+    let (mut fg, mut fs) = (vec![], vec![]);
     for _ in 0..ROUNDS {
         eg.push(rate(ops, |i| drop(black_box(engine_get(f, i)))));
         bg.push(rate(ops, |i| drop(black_box(baseline_get(f, i)))));
+        fg.push(rate(ops, |i| drop(black_box(entry_get(f, i)))));
         es.push(rate(ops, |i| drop(black_box(engine_set(f, i)))));
         bs.push(rate(ops, |i| drop(black_box(baseline_set(f, i)))));
+        fs.push(rate(ops, |i| drop(black_box(entry_set(f, i)))));
     }
     let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(x, y)| x / y).collect());
     let (get_ratio, set_ratio) = (ratio(&eg, &bg), ratio(&es, &bs));
+    let (fget_ratio, fset_ratio) = (ratio(&fg, &bg), ratio(&fs, &bs));
     let (eg, bg, es, bs) = (median(eg), median(bg), median(es), median(bs));
+    let (fg, fs) = (median(fg), median(fs));
     println!();
     println!(
         "raw engine vs RwLock<hashbrown::HashMap>: {} keys, 10 B names, 16 B values, {} random ops",
@@ -190,17 +217,16 @@ fn summary(f: &mut Fixture) {
         ops
     );
     println!(
-        "{:<6} {:>14} {:>14} {:>8} {:>6}",
+        "{:<24} {:>14} {:>14} {:>8} {:>6}",
         "op", "engine ops/s", "baseline ops/s", "ratio", "goal"
     );
-    println!(
-        "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
-        "GET", eg, bg, get_ratio, ">=0.9"
-    );
-    println!(
-        "{:<6} {:>14.0} {:>14.0} {:>7.2}x {:>6}",
-        "SET", es, bs, set_ratio, ">=1.0"
-    );
+    let row = |op: &str, e: f64, b: f64, r: f64, goal: &str| {
+        println!("{op:<24} {e:>14.0} {b:>14.0} {r:>7.2}x {goal:>6}");
+    };
+    row("GET (execute)", eg, bg, get_ratio, ">=0.9");
+    row("GET (get_locked, NIF)", fg, bg, fget_ratio, ">=0.9");
+    row("SET (execute)", es, bs, set_ratio, ">=1.0");
+    row("SET (set_locked, NIF)", fs, bs, fset_ratio, ">=1.0");
     println!(
         "bytes/key: engine {:.1}, baseline {:.1} (goal <= 100)",
         f.engine_bytes, f.baseline_bytes

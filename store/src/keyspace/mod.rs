@@ -17,6 +17,7 @@
 //!   visited part into the unvisited part or stays where it was: a key that
 //!   lives through the whole scan is always returned (perhaps twice).
 
+use crate::hugepage::{advise_vec, push_advised, HugeAlloc};
 use crate::types::{Sso, Value};
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -48,7 +49,11 @@ impl Entry {
 /// A database's keyspace.
 pub struct Db {
     entries: Vec<Entry>,
-    index: HashTable<u32>,
+    /// Both big buffers are advised for transparent huge pages before
+    /// they are first touched (`crate::hugepage`): a GET over a large
+    /// keyspace touches an index slot and an entry at random, and with
+    /// 4 KiB pages each costs a TLB miss as well as a cache miss.
+    index: HashTable<u32, HugeAlloc>,
     hasher: foldhash::fast::RandomState,
     volatile: Vec<u32>,
 }
@@ -64,7 +69,7 @@ impl Db {
     pub fn new() -> Db {
         Db {
             entries: Vec::new(),
-            index: HashTable::new(),
+            index: HashTable::new_in(HugeAlloc),
             hasher: foldhash::fast::RandomState::default(),
             volatile: Vec::new(),
         }
@@ -126,13 +131,16 @@ impl Db {
     pub fn insert_new(&mut self, key: &[u8], value: Value, lru: u32) -> usize {
         let pos = self.entries.len();
         debug_assert!(pos < u32::MAX as usize);
-        self.entries.push(Entry {
-            key: Sso::new(key),
-            value,
-            expire_at: 0,
-            lru,
-            vpos: NO_VPOS,
-        });
+        push_advised(
+            &mut self.entries,
+            Entry {
+                key: Sso::new(key),
+                value,
+                expire_at: 0,
+                lru,
+                vpos: NO_VPOS,
+            },
+        );
         let h = self.hash(key);
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index.insert_unique(h, pos as u32, |&p| {
@@ -145,7 +153,12 @@ impl Db {
     /// and log loading pre-size the keyspace, so a large load never
     /// rehashes the index).
     pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
+        if self.entries.capacity() - self.entries.len() < additional {
+            let mut grown = Vec::with_capacity(self.entries.len() + additional);
+            advise_vec(&grown);
+            grown.append(&mut self.entries);
+            self.entries = grown;
+        }
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index.reserve(additional, |&p| {
             hasher.hash_one(entries[p as usize].key.as_bytes())
