@@ -203,7 +203,9 @@ fn summary(f: &mut Fixture) {
         fg.push(rate(ops, |i| drop(black_box(entry_get(f, i)))));
         es.push(rate(ops, |i| drop(black_box(engine_set(f, i)))));
         bs.push(rate(ops, |i| drop(black_box(baseline_set(f, i)))));
-        fs.push(rate(ops, |i| drop(black_box(entry_set(f, i)))));
+        fs.push(rate(ops, |i| {
+            black_box(entry_set(f, i));
+        }));
     }
     let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(x, y)| x / y).collect());
     let (get_ratio, set_ratio) = (ratio(&eg, &bg), ratio(&es, &bs));
