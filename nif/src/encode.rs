@@ -16,6 +16,7 @@
 //! `{:error, %Ferrite.ResponseError{}}`; inside an array (EXEC, pipelines)
 //! it stays a bare struct, as Redix does.
 
+use ferrite_store::types::shared::SharedBuf;
 use ferrite_store::{Bulk, Reply};
 use rustler::sys::{
     enif_make_int64, enif_make_list_from_array, enif_make_map_from_arrays, enif_make_new_binary,
@@ -55,12 +56,19 @@ pub fn binary<'a>(env: Env<'a>, b: &[u8]) -> Term<'a> {
     }
 }
 
-/// A bulk reply as a binary: stored long strings are handed out without a
-/// copy (see [`crate::strbuf`]), the rest is copied.
+/// `bytes` as a binary: over `shared`, their stored buffer, without a
+/// copy when it is a resource object (see [`crate::strbuf`]), else copied.
+#[inline]
+pub fn shared_or_copy<'a>(env: Env<'a>, shared: Option<&SharedBuf>, bytes: &[u8]) -> Term<'a> {
+    shared
+        .and_then(|buf| crate::strbuf::binary(env, buf))
+        .unwrap_or_else(|| binary(env, bytes))
+}
+
 #[inline]
 fn bulk<'a>(env: Env<'a>, b: &Bulk) -> Term<'a> {
     match b {
-        Bulk::Shared(buf) => crate::strbuf::binary(env, buf).unwrap_or_else(|| binary(env, b)),
+        Bulk::Shared(buf) => shared_or_copy(env, Some(buf), b),
         _ => binary(env, b),
     }
 }

@@ -450,10 +450,7 @@ fn get<'a>(env: Env<'a>, [conn, key]: [Term<'a>; 2]) -> Term<'a> {
         };
         with_locks(env, conn, false, key.len(), |st, sess| {
             let hit = conn.engine.get_locked(st, sess, key, |s| {
-                match s.shared().and_then(|b| crate::strbuf::binary(env, b)) {
-                    Some(bin) => bin,
-                    None => encode::binary(env, s.as_bytes()),
-                }
+                encode::shared_or_copy(env, s.shared(), s.as_bytes())
             });
             match hit {
                 Ok(bin) => encode::ok_tuple(env, bin),

@@ -466,11 +466,7 @@ impl Engine {
         }
         let reply = ctx.call(spec, argv);
         // Serve clients blocked on keys this command made ready.
-        if ctx.st.blocking.has_ready() {
-            // Served commands read `ctx.now`.
-            ctx.now_ms();
-            crate::blocking::serve_ready(&mut ctx);
-        }
+        ctx.serve_ready_keys();
         reply
     }
 
@@ -497,10 +493,7 @@ impl Engine {
             engine: self,
         };
         let out = ctx.get_with(key, f);
-        if ctx.st.blocking.has_ready() {
-            ctx.now_ms();
-            crate::blocking::serve_ready(&mut ctx);
-        }
+        ctx.serve_ready_keys();
         out
     }
 
@@ -535,10 +528,7 @@ impl Engine {
         crate::command::strings::store_bytes(&mut ctx, key, value, false);
         ctx.notify('$', "set", key);
         ctx.end_call(spec, &[b"SET", key, value], call, None);
-        if ctx.st.blocking.has_ready() {
-            ctx.now_ms();
-            crate::blocking::serve_ready(&mut ctx);
-        }
+        ctx.serve_ready_keys();
         Ok(())
     }
 
@@ -619,6 +609,16 @@ impl<'a> Ctx<'a> {
         };
         self.end_call(spec, argv, call, failed);
         reply
+    }
+
+    /// Serves clients blocked on keys the command just run made ready.
+    #[inline]
+    fn serve_ready_keys(&mut self) {
+        if self.st.blocking.has_ready() {
+            // Served commands read `ctx.now`.
+            self.now_ms();
+            crate::blocking::serve_ready(self);
+        }
     }
 
     /// The bookkeeping before a handler runs (see `end_call`).

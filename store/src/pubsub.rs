@@ -556,12 +556,7 @@ pub fn spublish(st: &mut State, channel: &[u8], message: &[u8]) -> usize {
 /// PUBSUB SHARDCHANNELS [pattern]: active shard channels matching
 /// `pattern`.
 pub fn shard_channels_matching(st: &State, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
-    st.pubsub
-        .shard_channels
-        .keys()
-        .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
-        .cloned()
-        .collect()
+    names_matching(&st.pubsub.shard_channels, pattern)
 }
 
 /// PUBSUB SHARDNUMSUB: subscribers of shard channel `channel`.
@@ -571,9 +566,12 @@ pub fn shard_numsub(st: &State, channel: &[u8]) -> usize {
 
 /// PUBSUB CHANNELS [pattern]: active channels matching `pattern`.
 pub fn channels_matching(st: &State, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
-    st.pubsub
-        .channels
-        .keys()
+    names_matching(&st.pubsub.channels, pattern)
+}
+
+/// The channel names of `subs` that match `pattern` (all without one).
+fn names_matching(subs: &HashMap<Vec<u8>, Vec<u64>>, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+    subs.keys()
         .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
         .cloned()
         .collect()

@@ -26,6 +26,28 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// A new, empty directory path under the temp dir, unique to this run.
+fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("{tag}-{}-{nanos}", std::process::id()))
+}
+
+/// An engine persisted in `dir` with `appendfsync always`.
+fn open_durable(dir: &std::path::Path) -> std::sync::Arc<Engine> {
+    use ferrite_store::persist::{AppendFsync, PersistOptions};
+    Engine::open(
+        dir,
+        PersistOptions {
+            appendfsync: AppendFsync::Always,
+            ..Default::default()
+        },
+    )
+    .expect("open")
+}
+
 fn id_of(r: &Reply) -> StreamId {
     let s = std::str::from_utf8(r.as_bytes().expect("bulk id")).unwrap();
     let (ms, seq) = s.split_once('-').unwrap();
@@ -379,25 +401,8 @@ fn snapshot_round_trip() {
 /// with its id, `~` trims as exact ones, claims with their times).
 #[test]
 fn replay_of_the_log_rebuilds_the_same_state() {
-    use ferrite_store::persist::{AppendFsync, PersistOptions};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "ferrite-zsets-replay-{}-{nanos}",
-        std::process::id()
-    ));
-    let open = || {
-        Engine::open(
-            &dir,
-            PersistOptions {
-                appendfsync: AppendFsync::Always,
-                ..Default::default()
-            },
-        )
-        .expect("open")
-    };
+    let dir = fresh_dir("ferrite-zsets-replay");
+    let open = || open_durable(&dir);
     let dump = |e: &Engine| {
         let mut s = e.session();
         let mut out = Vec::new();
@@ -459,25 +464,8 @@ fn replay_of_the_log_rebuilds_the_same_state() {
 /// restores the last id, entries-added and max-deleted id it set.
 #[test]
 fn xsetid_is_logged_and_replayed() {
-    use ferrite_store::persist::{AppendFsync, PersistOptions};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "ferrite-xsetid-replay-{}-{nanos}",
-        std::process::id()
-    ));
-    let open = || {
-        Engine::open(
-            &dir,
-            PersistOptions {
-                appendfsync: AppendFsync::Always,
-                ..Default::default()
-            },
-        )
-        .expect("open")
-    };
+    let dir = fresh_dir("ferrite-xsetid-replay");
+    let open = || open_durable(&dir);
     let e = open();
     let mut s = e.session();
     exec(&e, &mut s, "XADD s 5-0 a 1");

@@ -120,15 +120,16 @@ impl Db {
         self.volatile.len()
     }
 
+    /// The index tag of `key` (see `tag_of`).
     #[inline]
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    fn tag(&self, key: &[u8]) -> u32 {
+        tag_of(self.hasher.hash_one(key))
     }
 
     /// The position of `key`, expired or not.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<usize> {
-        let tag = tag_of(self.hash(key));
+        let tag = self.tag(key);
         let entries = &self.entries;
         // A short key is compared as its fixed-size inline form (whole
         // words, no `memcmp` call): by `Sso`'s invariant a stored key of
@@ -177,7 +178,7 @@ impl Db {
             lru,
             vpos: NO_VPOS,
         });
-        let tag = tag_of(self.hash(key));
+        let tag = self.tag(key);
         let slot = Slot {
             pos: pos as u32,
             tag,
@@ -209,7 +210,7 @@ impl Db {
 
     /// Removes the entry at `pos` and returns it (with its `expire_at`).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
-        let h = table_hash(tag_of(self.hash(self.entries[pos].key.as_bytes())));
+        let h = table_hash(self.tag(self.entries[pos].key.as_bytes()));
         match self.index.find_entry(h, |s| s.pos as usize == pos) {
             Ok(e) => {
                 e.remove();
@@ -220,7 +221,7 @@ impl Db {
         self.set_expire(pos, 0);
         let last = self.entries.len() - 1;
         if pos != last {
-            let hl = table_hash(tag_of(self.hash(self.entries[last].key.as_bytes())));
+            let hl = table_hash(self.tag(self.entries[last].key.as_bytes()));
             if let Some(slot) = self.index.find_mut(hl, |s| s.pos as usize == last) {
                 slot.pos = pos as u32;
             }
