@@ -16,6 +16,12 @@
 //!
 //! Goals: GET >= 0.9x the baseline, SET >= 1.0x, <= 100 B/key.
 //!
+//! A last row measures latency while growing: `FERRITE_BENCH_GROW_KEYS`
+//! (default 4,000,000; 0 skips it) SETs of fresh keys into an empty engine,
+//! each timed on its own, and the same inserts into an empty baseline map;
+//! it prints the worst and the 99.9th percentile of each (a one-step
+//! rehash shows as the worst). Goal: engine worst < 1 ms.
+//!
 //! Full size (the lead's run): `cargo bench -p ferrite-store --bench engine`.
 //! Smoke run: `FERRITE_BENCH_KEYS=20000 FERRITE_BENCH_OPS=200000 cargo bench
 //! -p ferrite-store --bench engine -- --warm-up-time 0.2 --measurement-time 0.5`.
@@ -236,7 +242,59 @@ fn summary(f: &mut Fixture) {
     println!();
 }
 
+/// Worst and 99.9th-percentile latency (ns), the key count at the worst,
+/// and how many took over 1 ms, of `n` timed calls of `op(i)`.
+fn latencies(n: usize, mut op: impl FnMut(usize)) -> (u64, u64, usize, usize) {
+    let mut lat: Vec<u64> = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        op(i);
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let (worst_at, &worst) = lat.iter().enumerate().max_by_key(|&(_, l)| *l).unwrap();
+    let over = lat.iter().filter(|&&l| l > 1_000_000).count();
+    lat.sort_unstable();
+    let p999 = lat[(n * 999 / 1000).min(n - 1)];
+    (worst, p999, worst_at, over)
+}
+
+/// The growth row: single-SET latency while inserting `n` fresh keys.
+fn growth(n: usize) {
+    if n == 0 {
+        return;
+    }
+    let engine = Engine::new();
+    let mut session = engine.session();
+    let e = latencies(n, |i| {
+        let (k, v) = (key(i), value(i));
+        black_box(engine.execute(&mut session, &[b"SET", &k, &v]));
+    });
+    drop(session);
+    drop(engine);
+    let baseline: Baseline = RwLock::new(hashbrown::HashMap::new());
+    let b = latencies(n, |i| {
+        let (k, v) = (key(i), value(i));
+        black_box(baseline.write().unwrap().insert(k.to_vec(), v.to_vec()));
+    });
+    drop(baseline);
+    let us = |ns: u64| ns as f64 / 1000.0;
+    println!();
+    println!("single-SET latency while inserting {n} fresh keys (goal: engine worst < 1 ms):");
+    println!(
+        "{:<10} {:>12} {:>10} {:>12} {:>8}",
+        "", "worst us", "at key", "p99.9 us", ">1ms"
+    );
+    for (name, (worst, p999, at, over)) in [("engine", e), ("baseline", b)] {
+        println!(
+            "{name:<10} {:>12.1} {at:>10} {:>12.2} {over:>8}",
+            us(worst),
+            us(p999)
+        );
+    }
+}
+
 fn benches(c: &mut Criterion) {
+    growth(env("FERRITE_BENCH_GROW_KEYS", 4_000_000));
     let n = env("FERRITE_BENCH_KEYS", 1_000_000);
     let ops = env("FERRITE_BENCH_OPS", 2_000_000);
     let mut f = load(n, ops);

@@ -1,20 +1,23 @@
 //! One database's keyspace: a dense entry vector with a hash index.
 //!
 //! Layout (an "index map"): `entries` holds every live entry contiguously and
-//! `index` is a hash table of positions into it, each with 32 bits of its
-//! key's hash (8 bytes a bucket). The stored hash bits let the table grow
-//! without reading a single entry (a rehash is one sequential pass over the
-//! index, not a random read of every entry: at 1.8M keys the growth stall
-//! drops from ~180 ms to a few ms) and skip entries whose hash differs on
-//! lookup. This keeps the cost of a key near 64 bytes of entry plus ~10
-//! bytes of index, gives
-//! O(1) uniform random sampling (RANDOMKEY, active expiry, eviction), and a
-//! SCAN cursor with Redis's guarantee.
+//! `index` (`index.rs`) is an open-addressing table of positions into it,
+//! each with 32 bits of its key's hash (8 bytes a slot). The stored hash
+//! bits let the index resize without reading a single entry and skip
+//! entries whose hash differs on lookup; a lookup reads one run of slots
+//! (one cache miss) and then the entry. The index resizes incrementally,
+//! as Redis's dict rehash: no insert or removal migrates more than a
+//! bounded number of slots, so growing the keyspace never pauses a command
+//! for a whole-table rehash. This keeps the cost of a key near 64 bytes of
+//! entry plus 10-20 bytes of index, gives O(1) uniform random sampling
+//! (RANDOMKEY, active expiry, eviction), and a SCAN cursor with Redis's
+//! guarantee.
 //!
 //! Invariants kept here:
 //! - `index` holds exactly the positions `0..entries.len()`, each with the
-//!   tag (`tag_of`) of the hash of `entries[pos].key` and found under
-//!   `table_hash` of that tag.
+//!   tag (`tag_of`) of the hash of `entries[pos].key` (the index's own
+//!   invariants, including those of an incremental resize, are in
+//!   `index.rs`).
 //! - `volatile` holds exactly the positions of entries with `expire_at != 0`,
 //!   and `entries[p].vpos` is the slot of `p` in `volatile` (`NO_VPOS` when
 //!   the entry has no expiry).
@@ -23,33 +26,18 @@
 //!   visited part into the unvisited part or stays where it was: a key that
 //!   lives through the whole scan is always returned (perhaps twice).
 
-use crate::hugepage::HugeAlloc;
+mod index;
+
 use crate::types::{Sso, Value};
-use hashbrown::HashTable;
+use index::Index;
 use std::hash::BuildHasher;
 
 const NO_VPOS: u32 = u32::MAX;
-
-/// An index bucket: a position in `entries` and its key's hash tag.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    pos: u32,
-    tag: u32,
-}
 
 /// The 32 hash bits an index slot keeps.
 #[inline]
 fn tag_of(hash: u64) -> u32 {
     (hash >> 32) as u32
-}
-
-/// The hash the index table files a slot under: a function of the tag
-/// alone, so growing the table never reads an entry. The odd multiplier
-/// spreads the tag over the low bits (the bucket) and the top bits (the
-/// control byte) alike.
-#[inline]
-fn table_hash(tag: u32) -> u64 {
-    (tag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// One key and its value.
@@ -77,12 +65,8 @@ impl Entry {
 /// A database's keyspace.
 pub struct Db {
     entries: Vec<Entry>,
-    /// Advised for transparent huge pages before first touch
-    /// (`crate::hugepage`): a GET over a large keyspace reads a random
-    /// index slot, and with 4 KiB pages that costs a TLB miss as well as a
-    /// cache miss. The index is only ever written fresh when it grows (a
-    /// rehash, itself a pause), so huge-page faults add no new stall.
-    index: HashTable<Slot, HugeAlloc>,
+    /// Positions of `entries` by key hash (see `index.rs`).
+    index: Index,
     hasher: foldhash::fast::RandomState,
     volatile: Vec<u32>,
 }
@@ -98,7 +82,7 @@ impl Db {
     pub fn new() -> Db {
         Db {
             entries: Vec::new(),
-            index: HashTable::new_in(HugeAlloc),
+            index: Index::new(),
             hasher: foldhash::fast::RandomState::default(),
             volatile: Vec::new(),
         }
@@ -135,18 +119,9 @@ impl Db {
         // words, no `memcmp` call): by `Sso`'s invariant a stored key of
         // that length is inline, with zeros past its length.
         if let Some(probe) = Sso::inline_form(key) {
-            return self
-                .index
-                .find(table_hash(tag), |s| {
-                    s.tag == tag && entries[s.pos as usize].key.inline_eq(&probe)
-                })
-                .map(|s| s.pos as usize);
+            return self.index.find(tag, |p| entries[p].key.inline_eq(&probe));
         }
-        self.index
-            .find(table_hash(tag), |s| {
-                s.tag == tag && entries[s.pos as usize].key.as_bytes() == key
-            })
-            .map(|s| s.pos as usize)
+        self.index.find(tag, |p| entries[p].key.as_bytes() == key)
     }
 
     /// The entry at `pos`.
@@ -164,7 +139,6 @@ impl Db {
     /// Inserts a key known to be absent; returns its position.
     pub fn insert_new(&mut self, key: &[u8], value: Value, lru: u32) -> usize {
         let pos = self.entries.len();
-        debug_assert!(pos < u32::MAX as usize);
         // A plain push on 4 KiB pages: growth reallocates by moving pages
         // (no copy of the entries). Huge pages here measured +15-20% GET
         // throughput over 1M random keys, but with the kernel's
@@ -179,12 +153,7 @@ impl Db {
             vpos: NO_VPOS,
         });
         let tag = self.tag(key);
-        let slot = Slot {
-            pos: pos as u32,
-            tag,
-        };
-        self.index
-            .insert_unique(table_hash(tag), slot, |s| table_hash(s.tag));
+        self.index.insert(tag, pos);
         pos
     }
 
@@ -193,7 +162,7 @@ impl Db {
     /// rehashes the index).
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);
-        self.index.reserve(additional, |s| table_hash(s.tag));
+        self.index.reserve(self.entries.len() + additional);
     }
 
     /// Gives back what a [`Db::reserve`] over-estimated: shrinks the entry
@@ -203,28 +172,19 @@ impl Db {
         if self.entries.capacity() > 2 * len + 64 {
             self.entries.shrink_to_fit();
         }
-        if self.index.capacity() > 2 * len + 64 {
-            self.index.shrink_to(len, |s| table_hash(s.tag));
-        }
+        self.index.shrink_to_fit();
     }
 
     /// Removes the entry at `pos` and returns it (with its `expire_at`).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
-        let h = table_hash(self.tag(self.entries[pos].key.as_bytes()));
-        match self.index.find_entry(h, |s| s.pos as usize == pos) {
-            Ok(e) => {
-                e.remove();
-            }
-            Err(_) => unreachable!("index lost position {pos}"),
-        }
+        let tag = self.tag(self.entries[pos].key.as_bytes());
+        self.index.remove(tag, pos);
         let expire_at = self.entries[pos].expire_at;
         self.set_expire(pos, 0);
         let last = self.entries.len() - 1;
         if pos != last {
-            let hl = table_hash(self.tag(self.entries[last].key.as_bytes()));
-            if let Some(slot) = self.index.find_mut(hl, |s| s.pos as usize == last) {
-                slot.pos = pos as u32;
-            }
+            let tl = self.tag(self.entries[last].key.as_bytes());
+            self.index.repoint(tl, last, pos);
             let vp = self.entries[last].vpos;
             if vp != NO_VPOS {
                 self.volatile[vp as usize] = pos as u32;
@@ -237,12 +197,12 @@ impl Db {
         e
     }
 
+    /// Shrinks the entry vector when it is less than 1/8 full (the index
+    /// shrinks itself, incrementally, in `Index::remove`).
     fn maybe_shrink(&mut self) {
         let cap = self.entries.capacity();
         if cap > 64 && self.entries.len() * 8 < cap {
             self.entries.shrink_to(self.entries.len() * 2);
-            self.index
-                .shrink_to(self.entries.len() * 2, |s| table_hash(s.tag));
         }
     }
 
@@ -333,7 +293,7 @@ impl Db {
     /// heap memory.
     pub fn table_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.index.capacity() * (std::mem::size_of::<Slot>() + 1)
+            + self.index.bytes()
             + self.volatile.capacity() * 4
     }
 }
