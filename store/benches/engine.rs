@@ -251,6 +251,15 @@ fn latencies(n: usize, mut op: impl FnMut(usize)) -> (u64, u64, usize, usize) {
         op(i);
         lat.push(t.elapsed().as_nanos() as u64);
     }
+    // Diagnostics: FERRITE_BENCH_GROW_TOP=k prints the k worst calls.
+    let top = env("FERRITE_BENCH_GROW_TOP", 0);
+    if top > 0 {
+        let mut worst: Vec<(u64, usize)> = lat.iter().enumerate().map(|(i, &l)| (l, i)).collect();
+        worst.sort_unstable_by(|a, b| b.cmp(a));
+        for (l, i) in worst.into_iter().take(top) {
+            println!("  {:>10.1} us at key {i}", l as f64 / 1000.0);
+        }
+    }
     let (worst_at, &worst) = lat.iter().enumerate().max_by_key(|&(_, l)| *l).unwrap();
     let over = lat.iter().filter(|&&l| l > 1_000_000).count();
     lat.sort_unstable();
