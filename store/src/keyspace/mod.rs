@@ -301,6 +301,8 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn s(v: &str) -> Value {
         Value::Str(Sso::from(v))
@@ -370,6 +372,130 @@ mod tests {
         }
         for i in (0..500).step_by(2) {
             assert!(seen.contains(format!("k{i}").as_bytes()), "missed k{i}");
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Set(u16, u32),
+        Get(u16),
+        Del(u16),
+        RemoveAt(u16),
+        Expire(u16, u8),
+        Clear,
+        Reserve(u16),
+        Shrink,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let k = 0u16..400;
+        prop_oneof![
+            20 => (k.clone(), any::<u32>()).prop_map(|(k, v)| Op::Set(k, v)),
+            6 => k.clone().prop_map(Op::Get),
+            8 => k.clone().prop_map(Op::Del),
+            3 => any::<u16>().prop_map(Op::RemoveAt),
+            4 => (k, any::<u8>()).prop_map(|(k, t)| Op::Expire(k, t)),
+            1 => (0..10).prop_map(|_| Op::Clear),
+            1 => (0u16..500).prop_map(Op::Reserve),
+            1 => Just(Op::Shrink),
+        ]
+    }
+
+    /// Key `n`: short (inline) names, and every fifth one longer than
+    /// `Sso`'s inline capacity.
+    fn name(n: u16) -> Vec<u8> {
+        if n % 5 == 0 {
+            format!("a-rather-long-key-name-number-{n}").into_bytes()
+        } else {
+            format!("k{n}").into_bytes()
+        }
+    }
+
+    /// Asserts `db` holds exactly `model` (key -> (lru as value, expiry))
+    /// and its index's invariants hold.
+    fn check(db: &Db, model: &HashMap<Vec<u8>, (u32, u64)>) {
+        assert_eq!(db.len(), model.len());
+        let tags: Vec<u32> = db
+            .entries
+            .iter()
+            .map(|e| db.tag(e.key.as_bytes()))
+            .collect();
+        db.index.check(&tags);
+        for (k, &(v, exp)) in model {
+            let p = db.find(k).expect("key lost");
+            let e = db.at(p);
+            assert_eq!(e.key.as_bytes(), &k[..]);
+            assert_eq!((e.lru, e.expire_at), (v, exp));
+        }
+        for n in 400..410 {
+            assert_eq!(db.find(&name(n)), None);
+        }
+        let vol = model.values().filter(|&&(_, exp)| exp != 0).count();
+        assert_eq!(db.volatile_len(), vol);
+        for &p in db.volatile_positions() {
+            assert_ne!(db.at(p as usize).expire_at, 0);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        /// Random interleavings of every `Db` operation against a model,
+        /// from an empty keyspace, so that the index grows, drains and
+        /// shrinks throughout (and is checked mid-drain).
+        #[test]
+        fn db_matches_model(ops in proptest::collection::vec(op(), 0..700)) {
+            let mut db = Db::new();
+            let mut model: HashMap<Vec<u8>, (u32, u64)> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Set(n, v) => {
+                        let k = name(n);
+                        match db.find(&k) {
+                            Some(p) => db.at_mut(p).lru = v,
+                            None => {
+                                db.insert_new(&k, s("v"), v);
+                            }
+                        }
+                        model.entry(k).or_insert((0, 0)).0 = v;
+                    }
+                    Op::Get(n) => {
+                        let k = name(n);
+                        prop_assert_eq!(db.find(&k).is_some(), model.contains_key(&k));
+                    }
+                    Op::Del(n) => {
+                        let k = name(n);
+                        if let Some(p) = db.find(&k) {
+                            let e = db.remove_at(p);
+                            prop_assert_eq!(e.key.as_bytes(), &k[..]);
+                            let (v, exp) = model.remove(&k).unwrap();
+                            prop_assert_eq!((e.lru, e.expire_at), (v, exp));
+                        } else {
+                            prop_assert!(!model.contains_key(&k));
+                        }
+                    }
+                    Op::RemoveAt(i) => {
+                        if !db.is_empty() {
+                            let e = db.remove_at(i as usize % db.len());
+                            prop_assert!(model.remove(e.key.as_bytes()).is_some());
+                        }
+                    }
+                    Op::Expire(n, t) => {
+                        let k = name(n);
+                        if let Some(p) = db.find(&k) {
+                            db.set_expire(p, t as u64);
+                            model.get_mut(&k).unwrap().1 = t as u64;
+                        }
+                    }
+                    Op::Clear => {
+                        db.clear();
+                        model.clear();
+                    }
+                    Op::Reserve(n) => db.reserve(n as usize),
+                    Op::Shrink => db.shrink_to_fit(),
+                }
+                check(&db, &model);
+            }
         }
     }
 }
