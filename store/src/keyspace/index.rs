@@ -603,14 +603,14 @@ mod tests {
     fn drain_with_removals_and_moves_on_both_sides_of_cursor() {
         let mut m = Model::default();
         let tag = |i: u32| {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 (i % 7).wrapping_mul(0x3000_0001)
             } else {
                 i.wrapping_mul(0x9E37_79B9)
             }
         };
         let mut id = 0;
-        while !m.index.old.as_ref().is_some_and(|o| o.table.cap() >= 256) {
+        while m.index.old.as_ref().is_none_or(|o| o.table.cap() < 256) {
             m.insert(id, tag(id));
             id += 1;
         }

@@ -404,7 +404,7 @@ mod tests {
     /// Key `n`: short (inline) names, and every fifth one longer than
     /// `Sso`'s inline capacity.
     fn name(n: u16) -> Vec<u8> {
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             format!("a-rather-long-key-name-number-{n}").into_bytes()
         } else {
             format!("k{n}").into_bytes()
