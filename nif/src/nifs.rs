@@ -37,7 +37,10 @@ rustler::atoms! {
 /// Registers a NIF written against the C ABI, for the hot entry points
 /// (`command`, `get`, `set`): rustler's `#[nif]` wrapper collects the
 /// arguments into a `Vec` on every call (a malloc and a free, a fifth of a
-/// GET). The body gets the env and the argument terms; a panic that
+/// GET). The body gets the env and the argument terms and returns a raw
+/// term word (a plain register: a `Term`, or an `Option` or `Result` of
+/// one, travels back through memory, and reading it back stalled on store
+/// forwarding at every level of the call); a panic that
 /// escapes it (none should: commands catch their own) raises `badarg`
 /// instead of unwinding into the VM.
 macro_rules! raw_nif {
@@ -59,7 +62,7 @@ macro_rules! raw_nif {
                     let args = std::slice::from_raw_parts(argv, argc as usize);
                     let args: [Term<'_>; $arity] = std::array::from_fn(|i| Term::new(env, args[i]));
                     match catch_unwind(AssertUnwindSafe(|| $body(env, args))) {
-                        Ok(term) => term.as_c_arg(),
+                        Ok(term) => term,
                         Err(_) => rustler::sys::enif_make_badarg(env.as_c_arg()),
                     }
                 }
@@ -342,9 +345,9 @@ fn close<'a>(env: Env<'a>, conn: Term<'a>) -> Term<'a> {
 raw_nif!("command", 2, command);
 
 /// `command(conn, argv)`: one command on this normal scheduler, or a marker.
-fn command<'a>(env: Env<'a>, [conn, argv]: [Term<'a>; 2]) -> Term<'a> {
-    with_conn(env, conn, |conn| command_normal(env, conn, argv))
-        .unwrap_or_else(|| noconn().encode(env))
+fn command<'a>(env: Env<'a>, [conn, argv]: [Term<'a>; 2]) -> ErlNifTerm {
+    with_conn(env, conn, |conn| command_normal(env, conn, argv).as_c_arg())
+        .unwrap_or_else(|| no_conn(env))
 }
 
 #[inline(always)]
@@ -403,38 +406,50 @@ fn inspect<'a>(env: Env<'a>, term: Term<'a>) -> Option<&'a [u8]> {
 /// cheap, and never blocking), under the same rule as `command`: on this
 /// normal scheduler when the input (`bytes`) is small and both locks are
 /// free, else a marker term (`Err`). A panic in `body` becomes an error
-/// reply.
+/// reply. Terms are raw words (see `raw_nif!`).
 #[inline(always)]
-fn with_locks<'a>(
-    env: Env<'a>,
+fn with_locks(
+    env: Env<'_>,
     conn: &Conn,
     write: bool,
     bytes: usize,
-    body: impl FnOnce(&mut State, &mut Session) -> Term<'a>,
-) -> Term<'a> {
+    body: impl FnOnce(&mut State, &mut Session) -> ErlNifTerm,
+) -> ErlNifTerm {
     if conn.is_closed() {
-        return closed().encode(env);
+        return closed().encode(env).as_c_arg();
     }
     // The dirty IO rule: on an `appendfsync always` engine a write fsyncs
     // under the lock, so it must not run on a normal scheduler.
     if conn.io_writes && write {
-        return dirty_io().encode(env);
+        return dirty_io().encode(env).as_c_arg();
     }
     if bytes > MAX_NORMAL_BYTES {
-        return dirty().encode(env);
+        return dirty().encode(env).as_c_arg();
     }
     let Some(mut sess) = conn.session.try_lock() else {
-        return dirty().encode(env);
+        return dirty().encode(env).as_c_arg();
     };
     let Some(mut st) = conn.engine.try_lock() else {
-        return dirty().encode(env);
+        return dirty().encode(env).as_c_arg();
     };
     let _guard = CallerEnv::enter(env);
     let result = catch_unwind(AssertUnwindSafe(|| body(&mut st, &mut sess)));
     debug_assert!(sess.blocked.is_none(), "GET and SET never block");
     drop(st);
     drop(sess);
-    result.unwrap_or_else(|p| encode_result(env, &panic_reply(p)))
+    result.unwrap_or_else(|p| encode_result(env, &panic_reply(p)).as_c_arg())
+}
+
+/// The reply of an entry point on a term that names no open conn.
+#[cold]
+fn no_conn(env: Env<'_>) -> ErlNifTerm {
+    noconn().encode(env).as_c_arg()
+}
+
+/// The reply of an entry point given a non-binary argument.
+#[cold]
+fn not_binary(env: Env<'_>) -> ErlNifTerm {
+    convert().encode(env).as_c_arg()
 }
 
 raw_nif!("get", 2, get);
@@ -443,22 +458,25 @@ raw_nif!("get", 2, get);
 /// returns, markers included (`:convert` when `key` is not a binary). A
 /// hit is encoded from the stored string under the lock (no `Reply`; a
 /// long value becomes a resource binary over the stored bytes).
-fn get<'a>(env: Env<'a>, [conn, key]: [Term<'a>; 2]) -> Term<'a> {
+fn get<'a>(env: Env<'a>, [conn, key]: [Term<'a>; 2]) -> ErlNifTerm {
     with_conn(env, conn, |conn| {
         let Some(key) = inspect(env, key) else {
-            return convert().encode(env);
+            return not_binary(env);
         };
         with_locks(env, conn, false, key.len(), |st, sess| {
-            let hit = conn.engine.get_locked(st, sess, key, |s| {
-                encode::shared_or_copy(env, s.shared(), s.as_bytes())
-            });
-            match hit {
-                Ok(bin) => encode::ok_tuple(env, bin),
-                Err(reply) => encode_result(env, &reply),
-            }
+            conn.engine.get_locked(
+                st,
+                sess,
+                key,
+                |s| {
+                    let bin = encode::shared_or_copy(env, s.shared(), s.as_bytes());
+                    encode::ok_tuple(env, bin).as_c_arg()
+                },
+                |reply| encode_result(env, &reply).as_c_arg(),
+            )
         })
     })
-    .unwrap_or_else(|| noconn().encode(env))
+    .unwrap_or_else(|| no_conn(env))
 }
 
 raw_nif!("set", 3, set);
@@ -466,21 +484,30 @@ raw_nif!("set", 3, set);
 /// `SET key value` without an argument list: `:ok` for the `OK` status
 /// (the typed API's shape), else what `command(conn, ["SET", key, value])`
 /// returns (`{:ok, "QUEUED"}` inside MULTI, errors, markers).
-fn set<'a>(env: Env<'a>, [conn, key, value]: [Term<'a>; 3]) -> Term<'a> {
+fn set<'a>(env: Env<'a>, [conn, key, value]: [Term<'a>; 3]) -> ErlNifTerm {
     with_conn(env, conn, |conn| {
         let (Some(key), Some(value)) = (inspect(env, key), inspect(env, value)) else {
-            return convert().encode(env);
+            return not_binary(env);
         };
         let bytes = key.len() + value.len();
         with_locks(env, conn, true, bytes, |st, sess| {
             match conn.engine.set_locked(st, sess, key, value) {
-                Ok(()) => encode::ok().encode(env),
-                Err(Reply::Status(s)) if s == "OK" => encode::ok().encode(env),
-                Err(reply) => encode_result(env, &reply),
+                Ok(()) => encode::ok().encode(env).as_c_arg(),
+                Err(reply) => set_other(env, &reply),
             }
         })
     })
-    .unwrap_or_else(|| noconn().encode(env))
+    .unwrap_or_else(|| no_conn(env))
+}
+
+/// SET's answer when it is not a plain store: `:ok` for an `OK` status,
+/// else `command`'s result.
+#[cold]
+fn set_other(env: Env<'_>, reply: &Reply) -> ErlNifTerm {
+    match reply {
+        Reply::Status(s) if s == "OK" => encode::ok().encode(env).as_c_arg(),
+        _ => encode_result(env, reply).as_c_arg(),
+    }
 }
 
 /// True when the command is EXEC (its cost is its queue's).

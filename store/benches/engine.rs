@@ -151,9 +151,13 @@ fn engine_set(f: &mut Fixture, i: usize) -> Reply {
 fn entry_get(f: &mut Fixture, i: usize) -> Option<Vec<u8>> {
     let k = &f.keys[f.order[i % f.order.len()] as usize];
     let mut st = f.engine.lock();
-    f.engine
-        .get_locked(&mut st, &mut f.session, k, |s| s.as_bytes().to_vec())
-        .ok()
+    f.engine.get_locked(
+        &mut st,
+        &mut f.session,
+        k,
+        |s| Some(s.as_bytes().to_vec()),
+        |_| None,
+    )
 }
 
 fn entry_set(f: &mut Fixture, i: usize) -> bool {

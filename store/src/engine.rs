@@ -471,19 +471,23 @@ impl Engine {
     }
 
     /// `GET key` under held locks, for an embedder that builds its answer
-    /// straight from the stored string: `f` runs on a hit, under the lock;
-    /// `Err` is every other answer, exactly what `execute_spec_locked`
-    /// with GET returns (nil, WRONGTYPE, QUEUED inside MULTI, ...).
+    /// straight from the stored string: `hit` runs on a hit, under the
+    /// lock; `other` gets every other answer, exactly what
+    /// `execute_spec_locked` with GET returns (nil, WRONGTYPE, QUEUED
+    /// inside MULTI, ...). Both produce the embedder's `R` (a NIF returns a
+    /// term word: no `Result` travels back through memory).
+    #[inline]
     pub fn get_locked<R>(
         &self,
         st: &mut State,
         session: &mut Session,
         key: &[u8],
-        f: impl FnOnce(&Sso) -> R,
-    ) -> Result<R, Reply> {
+        hit: impl FnOnce(&Sso) -> R,
+        other: impl FnOnce(Reply) -> R,
+    ) -> R {
         let spec = crate::command::strings::get_spec();
         if self.is_closed() || !crate::tx::passes_through(st, session) {
-            return Err(self.execute_spec_locked(st, session, spec, &[b"GET", key]));
+            return other(self.execute_spec_locked(st, session, spec, &[b"GET", key]));
         }
         // GET is LAZY_CLOCK: the time is read only for an expiring key.
         let mut ctx = Ctx {
@@ -492,7 +496,7 @@ impl Engine {
             now: 0,
             engine: self,
         };
-        let out = ctx.get_with(key, f);
+        let out = ctx.get_with(key, hit, other);
         ctx.serve_ready_keys();
         out
     }
@@ -524,7 +528,9 @@ impl Engine {
             now: 0,
             engine: self,
         };
-        let call = ctx.begin_call(spec);
+        // A plain SET takes constant time (SET is not FAST in Redis's
+        // table only because of its options).
+        let call = ctx.begin_call(spec, true);
         crate::command::strings::store_bytes(&mut ctx, key, value, false);
         ctx.notify('$', "set", key);
         ctx.end_call(spec, &[b"SET", key, value], call, None);
@@ -601,7 +607,7 @@ impl<'a> Ctx<'a> {
                 return r;
             }
         }
-        let call = self.begin_call(spec);
+        let call = self.begin_call(spec, spec.flags.contains(Flags::FAST));
         let reply = (spec.handler)(self, argv);
         let failed = match &reply {
             Reply::Error(msg) => Some(msg.as_str()),
@@ -621,15 +627,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The bookkeeping before a handler runs (see `end_call`).
+    /// The bookkeeping before a handler runs (see `end_call`). `sampled`:
+    /// the call takes constant time, so its duration is sampled (see
+    /// `Stats::timing_weight`); FAST commands are.
     #[inline(always)]
-    fn begin_call(&mut self, spec: &'static CommandSpec) -> CallStart {
+    fn begin_call(&mut self, spec: &'static CommandSpec, sampled: bool) -> CallStart {
         // A tick counter, not a clock read: clock reads dominate a GET.
-        // FAST commands are timed on a sample of calls (`TIMING_SAMPLE`).
-        let timed = self.st.stats.times_this_call(spec);
+        let weight = self.st.stats.timing_weight(spec, sampled);
         CallStart {
-            t0: if timed { crate::stats::ticks() } else { 0 },
-            timed,
+            t0: if weight != 0 {
+                crate::stats::ticks()
+            } else {
+                0
+            },
+            weight,
             dirty_before: self.st.dirty,
         }
     }
@@ -648,33 +659,47 @@ impl<'a> Ctx<'a> {
         if self.st.dirty != call.dirty_before {
             crate::persist::propagate(self, spec, argv);
         }
-        let ticks = if call.timed {
-            crate::stats::ticks().wrapping_sub(call.t0) * crate::stats::Stats::timing_weight(spec)
+        let ticks = if call.weight != 0 {
+            crate::stats::ticks().wrapping_sub(call.t0) * call.weight
         } else {
             0
         };
         self.st.stats.record_outcome(spec, ticks, failed);
     }
 
-    /// `GET key` for the embedder's fast path: `f` builds the answer from
+    /// `GET key` for the embedder's fast path: `hit` builds the answer from
     /// the stored string itself, under the lock, so a hit makes no
-    /// `Reply`. `Err` carries every other answer exactly as `GET` through
+    /// `Reply`; `other` gets every other answer exactly as `GET` through
     /// `call` gives it (nil, WRONGTYPE). Same bookkeeping as `call`
     /// (stats, hits and misses, lazy expiry, access stamps).
-    pub fn get_with<R>(&mut self, key: &[u8], f: impl FnOnce(&Sso) -> R) -> Result<R, Reply> {
+    #[inline]
+    pub fn get_with<R>(
+        &mut self,
+        key: &[u8],
+        hit: impl FnOnce(&Sso) -> R,
+        other: impl FnOnce(Reply) -> R,
+    ) -> R {
         let spec = crate::command::strings::get_spec();
-        let call = self.begin_call(spec);
-        let out = match crate::command::strings::read_str(self, key) {
-            Ok(Some(s)) => Ok(f(s)),
-            Ok(None) => Err(Reply::Nil),
-            Err(e) => Err(e),
-        };
-        let failed = match &out {
-            Err(Reply::Error(msg)) => Some(msg.as_str()),
-            _ => None,
-        };
-        self.end_call(spec, &[b"GET", key], call, failed);
-        out
+        let call = self.begin_call(spec, true);
+        match crate::command::strings::read_str(self, key) {
+            Ok(Some(s)) => {
+                let out = hit(s);
+                self.end_call(spec, &[b"GET", key], call, None);
+                out
+            }
+            Ok(None) => {
+                self.end_call(spec, &[b"GET", key], call, None);
+                other(Reply::Nil)
+            }
+            Err(e) => {
+                let failed = match &e {
+                    Reply::Error(msg) => Some(msg.as_str()),
+                    _ => None,
+                };
+                self.end_call(spec, &[b"GET", key], call, failed);
+                other(e)
+            }
+        }
     }
 
     /// The selected database.
@@ -830,7 +855,8 @@ impl<'a> Ctx<'a> {
 
 /// What `Ctx::begin_call` noted for `Ctx::end_call`.
 struct CallStart {
-    timed: bool,
+    /// `Stats::timing_weight` of this call: 0 when it is not timed.
+    weight: u64,
     t0: u64,
     dirty_before: u64,
 }

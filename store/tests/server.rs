@@ -485,3 +485,24 @@ fn fast_commands_are_timed_on_a_sample_with_exact_call_counts() {
     assert!(get.ticks > 0);
     assert_eq!(st.stats.command("set").calls, 1);
 }
+
+#[test]
+fn plain_set_through_the_fast_path_is_sampled_with_exact_call_counts() {
+    let (e, mut s) = setup();
+    // A session's first command authenticates it; the fast path then
+    // takes every plain SET.
+    run(&e, &mut s, &["PING"]);
+    let n = ferrite_store::stats::TIMING_SAMPLE * 4;
+    for i in 0..n {
+        let mut st = e.lock();
+        let v = format!("v{i}");
+        assert_eq!(e.set_locked(&mut st, &mut s, b"k", v.as_bytes()), Ok(()));
+    }
+    // The general path (SET with an option) is timed on every call.
+    run(&e, &mut s, &["SET", "k2", "v", "NX"]);
+    let st = e.lock();
+    let set = st.stats.command("set");
+    assert_eq!(set.calls, n + 1);
+    assert!(set.ticks > 0);
+    assert_eq!(st.dbs[0].len(), 2);
+}

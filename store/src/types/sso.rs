@@ -14,6 +14,49 @@ use std::hash::{Hash, Hasher};
 /// Bytes kept inline.
 pub const INLINE_CAP: usize = 22;
 
+/// A short key in the form an inline `Sso` of its length stores it: its
+/// length and the words of its zero-padded bytes at offsets 0, 8 and
+/// `INLINE_CAP - 8` (see `Sso::inline_form`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineProbe {
+    len: u8,
+    words: [u64; 3],
+}
+
+/// The 8 bytes of `buf` at `at`, as a little-endian word.
+#[inline(always)]
+fn word_at(buf: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The bytes `b[at..at + 8]` as a little-endian word, with the bytes at
+/// or past `b.len()` read as zero (the padding of an inline buffer), from
+/// at most two loads of `b`. `b.len() <= INLINE_CAP`.
+#[inline(always)]
+fn padded_word(b: &[u8], at: usize) -> u64 {
+    let n = b.len();
+    if at + 8 <= n {
+        return word_at(b, at);
+    }
+    if at >= n {
+        return 0;
+    }
+    let k = n - at; // 1..=7 bytes of `b` fall in this word
+    if n >= 8 {
+        // The last 8 bytes of `b`, shifted so that `b[at]` lands lowest.
+        return word_at(b, n - 8) >> (8 * (8 - k));
+    }
+    // `at == 0` and `n < 8`: overlapping loads that together cover
+    // `b[..n]`; where they overlap they carry the same bytes, so OR-ing
+    // them is exact.
+    if n >= 4 {
+        let lo = u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) as u64;
+        let hi = u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes")) as u64;
+        return lo | (hi << (8 * (n - 4)));
+    }
+    (b[0] as u64) | ((b[n / 2] as u64) << (8 * (n / 2))) | ((b[n - 1] as u64) << (8 * (n - 1)))
+}
+
 /// A compact, immutable-by-default byte string (24 bytes).
 #[derive(Clone)]
 pub enum Sso {
@@ -66,45 +109,36 @@ impl Sso {
 
     /// `b` as the inline form a stored string of its length has (length
     /// and zero-padded bytes), when it is short enough to be inline.
+    ///
+    /// The form is built in registers from whole-word loads of `b` (no
+    /// byte-wise copy into a stack buffer: reading such a buffer back as
+    /// words stalls on store forwarding, which once cost a third of a
+    /// lookup).
     #[inline]
-    pub fn inline_form(b: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
+    pub fn inline_form(b: &[u8]) -> Option<InlineProbe> {
         if b.len() > INLINE_CAP {
             return None;
         }
-        let n = b.len();
-        let mut buf = [0u8; INLINE_CAP];
-        // Fixed-size, possibly overlapping chunk copies instead of a
-        // variable-length `memcpy` call; every write lies inside `..n`, so
-        // the bytes past `n` stay zero.
-        let mut put = |at: usize, w: usize| buf[at..at + w].copy_from_slice(&b[at..at + w]);
-        match n {
-            16.. => {
-                put(0, 8);
-                put(8, 8);
-                put(n - 8, 8);
-            }
-            8.. => {
-                put(0, 8);
-                put(n - 8, 8);
-            }
-            4.. => {
-                put(0, 4);
-                put(n - 4, 4);
-            }
-            _ => {
-                for i in 0..n {
-                    put(i, 1);
-                }
-            }
-        }
-        Some((n as u8, buf))
+        Some(InlineProbe {
+            len: b.len() as u8,
+            words: [
+                padded_word(b, 0),
+                padded_word(b, 8),
+                padded_word(b, INLINE_CAP - 8),
+            ],
+        })
     }
 
-    /// Equality with an `inline_form`, comparing fixed-size arrays.
+    /// Equality with an `inline_form`: three word compares.
     #[inline]
-    pub fn inline_eq(&self, form: &(u8, [u8; INLINE_CAP])) -> bool {
+    pub fn inline_eq(&self, probe: &InlineProbe) -> bool {
         match self {
-            Sso::Inline { len, buf } => *len == form.0 && *buf == form.1,
+            Sso::Inline { len, buf } => {
+                *len == probe.len
+                    && word_at(buf, 0) == probe.words[0]
+                    && word_at(buf, 8) == probe.words[1]
+                    && word_at(buf, INLINE_CAP - 8) == probe.words[2]
+            }
             Sso::Heap(_) => false,
         }
     }
@@ -268,11 +302,16 @@ mod tests {
             let b: Vec<u8> = (1..=n as u8).collect();
             let form = Sso::inline_form(&b).unwrap();
             assert!(Sso::new(&b).inline_eq(&form), "length {n}");
-            let mut other = b.clone();
-            if n > 0 {
-                other[n - 1] ^= 0xff;
-                assert!(!Sso::new(&other).inline_eq(&form));
+            // Every byte counts, wherever the overlapping loads put it.
+            for i in 0..n {
+                let mut other = b.clone();
+                other[i] ^= 0x80;
+                assert!(!Sso::new(&other).inline_eq(&form), "length {n} byte {i}");
+                assert_ne!(Sso::inline_form(&other), Some(form));
             }
+            // A zero byte past the end is padding, not part of the key.
+            let padded = [b.as_slice(), b"\0"].concat();
+            assert!(!Sso::new(&padded).inline_eq(&form), "length {n} + NUL");
             assert!(!Sso::new(&[b.as_slice(), b"x"].concat()).inline_eq(&form));
         }
         assert!(Sso::inline_form(&[0u8; INLINE_CAP + 1]).is_none());
