@@ -422,6 +422,20 @@ impl Index {
         }
     }
 
+    /// True while a resize is draining.
+    pub(super) fn draining(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// One migration step of a resize under way (as an insert or removal
+    /// takes); returns whether the resize is still draining. For a
+    /// periodic task: a keyspace that stops changing otherwise keeps both
+    /// tables (and probes both on a miss) until its next write.
+    pub(super) fn resize_step(&mut self) -> bool {
+        self.step();
+        self.draining()
+    }
+
     /// Bytes of the tables (a draining table counted whole, released
     /// pages included).
     pub(super) fn bytes(&self) -> usize {
@@ -546,12 +560,6 @@ impl Index {
         }
         assert!(seen.iter().all(|&s| s), "a position is missing");
         assert!(self.len() <= limit(self.live.cap()));
-    }
-
-    /// True while a resize is draining.
-    #[cfg(test)]
-    fn draining(&self) -> bool {
-        self.old.is_some()
     }
 }
 

@@ -289,6 +289,16 @@ impl Db {
         (end, positions)
     }
 
+    /// Advances an incremental resize of the index by one bounded step
+    /// (at most a few microseconds); returns whether one is still under way.
+    /// Inserts and removals take these steps themselves; a periodic task
+    /// (as Redis's `serverCron` rehash) can call this so that a keyspace
+    /// that stops changing also finishes its resize and frees the old
+    /// table.
+    pub fn resize_step(&mut self) -> bool {
+        self.index.resize_step()
+    }
+
     /// Bytes the table itself occupies (entries and index), excluding values'
     /// heap memory.
     pub fn table_bytes(&self) -> usize {
@@ -435,6 +445,35 @@ mod tests {
         for &p in db.volatile_positions() {
             assert_ne!(db.at(p as usize).expire_at, 0);
         }
+    }
+
+    #[test]
+    fn reserve_sizes_once_and_resize_steps_finish_a_drain() {
+        let mut db = Db::new();
+        db.reserve(5000);
+        let bytes = db.table_bytes();
+        for i in 0..5000 {
+            db.insert_new(format!("k{i}").as_bytes(), s("v"), 0);
+            assert!(!db.index.draining());
+        }
+        assert_eq!(db.table_bytes(), bytes);
+        // The next growth drains; with no further writes, resize steps
+        // finish it and every key is still found meanwhile.
+        let mut i = 5000;
+        while !db.index.draining() {
+            db.insert_new(format!("k{i}").as_bytes(), s("v"), 0);
+            i += 1;
+        }
+        let mut steps = 0;
+        while db.resize_step() {
+            steps += 1;
+            for j in (0..i).step_by(97) {
+                let p = db.find(format!("k{j}").as_bytes()).unwrap();
+                assert_eq!(db.at(p).key.as_bytes(), format!("k{j}").as_bytes());
+            }
+        }
+        assert!(steps > 10 && !db.index.draining());
+        assert_eq!(db.find(b"absent"), None);
     }
 
     proptest! {
