@@ -225,7 +225,8 @@ struct Drain {
     table: Table,
     /// Slots below this have been migrated or were empty (I3).
     cursor: usize,
-    /// Slots below this have been given back to the kernel.
+    /// The pages wholly below this slot have been given back to the
+    /// kernel (but the allocation's first).
     released: usize,
 }
 
@@ -291,8 +292,9 @@ impl Drain {
             // pages with zeros if they are touched, so the memory stays
             // valid `u64`s.
             unsafe { dontneed(start, end - start) };
+            // The page holding the cursor goes in a later chunk.
+            self.released = (end - base) / 8;
         }
-        self.released = self.cursor;
     }
 }
 
