@@ -8,12 +8,13 @@
 //! engine lock for at most about `LOCK_SLICE` at a time (it releases and
 //! re-takes it between samples), and stops after `CYCLE_PERCENT` of the
 //! period `1000 / hz` ms; the next cycle resumes at the database where it
-//! stopped.
+//! stopped. Each cycle first advances any unfinished index resize
+//! (`finish_resizes`).
 //!
 //! One thread serves every engine in the process. Each engine registers a
 //! weak reference; the thread drops it once the engine is gone.
 
-use crate::engine::{Ctx, Engine, NUM_DBS};
+use crate::engine::{Ctx, Engine, State, NUM_DBS};
 use parking_lot::Mutex;
 use parking_lot::MutexGuard;
 use std::sync::{Arc, OnceLock, Weak};
@@ -86,6 +87,7 @@ pub fn cycle(engine: &Engine) -> usize {
     let start = Instant::now();
     let mut session = engine.session();
     let mut st = engine.lock();
+    finish_resizes(&mut st);
     let budget =
         Duration::from_micros(1_000_000 * CYCLE_PERCENT / 100 / st.config.hz.max(1) as u64);
     let mut slice = Instant::now();
@@ -120,6 +122,21 @@ pub fn cycle(engine: &Engine) -> usize {
     }
     st.stats.expire_next_db = first;
     reclaimed
+}
+
+/// Advances unfinished index resizes (Redis's rehash step in
+/// `serverCron`) for up to `LOCK_SLICE`, so that a keyspace that stopped
+/// changing mid-resize still finishes it and frees the old table. Writes
+/// advance a resize themselves; this only matters for idle databases.
+fn finish_resizes(st: &mut State) {
+    let start = Instant::now();
+    for db in st.dbs.iter_mut() {
+        while db.resize_step() {
+            if start.elapsed() >= LOCK_SLICE {
+                return;
+            }
+        }
+    }
 }
 
 /// Samples up to `SAMPLE` distinct keys with a TTL in `db` (consecutive

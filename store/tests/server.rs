@@ -506,3 +506,28 @@ fn plain_set_through_the_fast_path_is_sampled_with_exact_call_counts() {
     assert!(set.ticks > 0);
     assert_eq!(st.dbs[0].len(), 2);
 }
+
+#[test]
+fn the_expiry_cycle_finishes_an_index_resize_left_by_writes() {
+    let (e, mut s) = setup();
+    // Write until a write leaves the index mid-resize, then stop writing.
+    let mut i = 0;
+    while !e.lock().dbs[0].resizing() {
+        run(&e, &mut s, &["SET", &format!("k{i}"), "v"]);
+        i += 1;
+        assert!(i < 1_000_000, "the index never grew");
+    }
+    let mut cycles = 0;
+    while e.lock().dbs[0].resizing() {
+        expire::cycle(&e);
+        cycles += 1;
+        assert!(cycles < 1000, "resize never finished");
+    }
+    // Every key is still there after the drain.
+    for k in 0..i {
+        assert_eq!(
+            run(&e, &mut s, &["EXISTS", &format!("k{k}")]),
+            Reply::Int(1)
+        );
+    }
+}

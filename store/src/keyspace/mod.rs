@@ -299,6 +299,11 @@ impl Db {
         self.index.resize_step()
     }
 
+    /// True while an incremental resize of the index is under way.
+    pub fn resizing(&self) -> bool {
+        self.index.draining()
+    }
+
     /// Bytes the table itself occupies (entries and index), excluding values'
     /// heap memory.
     pub fn table_bytes(&self) -> usize {
