@@ -4,10 +4,12 @@
 #   KV_N=20000 KV_RUNS=3 make bench-kv  # a small smoke run
 #
 # KV_N operations per run (eredis does KV_N / 50), KV_RUNS runs, median
-# reported. Ferrite and ETS runs alternate (one of each per round), and the
-# ferrite/ets column is the median of the per-round ratios, so that load
-# from other processes on the machine hits both sides alike. Keys are 10 bytes; values 16 B and 1 KiB. The bench starts its
-# own redis-server on a free loopback port and stops it by its pid.
+# reported. Ferrite runs alternate with its peer's (one of each per
+# round: ETS, then eredis), and each ratio column is the median of the
+# per-round ratios, so that load from other processes and the machine's
+# speed swings hit both sides alike. Keys are 10 bytes; values 16 B and
+# 1 KiB. The bench starts its own redis-server on a free loopback port
+# and stops it by its pid.
 # While the Ferrite runs go, :erlang.system_monitor watches for long
 # schedules (> 1 ms) and the bench prints how many it saw.
 
@@ -51,23 +53,19 @@ defmodule KV.Bench do
     Enum.at(sorted, div(length(sorted), 2))
   end
 
-  def measure(keys, n, fun) do
-    median(for _ <- 1..runs(), do: time(keys, n, fun))
-  end
-
-  # Alternating runs of `f` and `g`: {median f, median g, median of f/g}.
-  # Which side goes first alternates too, so that neither always runs
-  # right after the other's garbage.
-  def measure_pair(keys, n, f, g) do
+  # Alternating runs of `f` (`nf` calls) and `g` (`ng` calls): {median f,
+  # median g, median of f/g}. Which side goes first alternates too, so
+  # that neither always runs right after the other's garbage.
+  def measure_pair(keys, nf, f, ng, g) do
     samples =
       for round <- 1..runs() do
         {tf, tg} =
           if rem(round, 2) == 1 do
-            tf = time(keys, n, f)
-            {tf, time(keys, n, g)}
+            tf = time(keys, nf, f)
+            {tf, time(keys, ng, g)}
           else
-            tg = time(keys, n, g)
-            {time(keys, n, f), tg}
+            tg = time(keys, ng, g)
+            {time(keys, nf, f), tg}
           end
 
         {tf, tg, tf / tg}
@@ -83,7 +81,7 @@ defmodule KV.Bench do
   defdelegate connect_eredis(port), to: Bench.RedisServer
   defdelegate drain_long_schedules, to: Bench.LongSchedules, as: :drain
 
-  def fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 1)
+  def fmt(x, decimals \\ 1) when is_float(x), do: :erlang.float_to_binary(x, decimals: decimals)
 end
 
 n = KV.Bench.n()
@@ -110,36 +108,41 @@ rows =
 
       :erlang.system_monitor(self(), [{:long_schedule, 1}])
 
-      {f_get, e_get, get_ratio} =
-        KV.Bench.measure_pair(
-          keys,
-          n,
-          fn k -> {:ok, _} = Ferrite.get(conn, k) end,
-          fn k -> [_] = :ets.lookup(ets, k) end
-        )
+      f_get = fn k -> {:ok, _} = Ferrite.get(conn, k) end
+      f_set = fn k -> :ok = Ferrite.set(conn, k, value) end
 
-      {f_set, e_set, set_ratio} =
-        KV.Bench.measure_pair(
-          keys,
-          n,
-          fn k -> :ok = Ferrite.set(conn, k, value) end,
-          fn k -> true = :ets.insert(ets, {k, value}) end
-        )
+      {f_get_ns, e_get, get_ratio} =
+        KV.Bench.measure_pair(keys, n, f_get, n, fn k -> [_] = :ets.lookup(ets, k) end)
+
+      {f_set_ns, e_set, set_ratio} =
+        KV.Bench.measure_pair(keys, n, f_set, n, fn k -> true = :ets.insert(ets, {k, value}) end)
 
       :erlang.system_monitor(:undefined)
       long = KV.Bench.drain_long_schedules()
 
-      r_get =
-        KV.Bench.measure(keys, n_eredis, fn k -> {:ok, _} = :eredis.q(eredis, ["GET", k]) end)
+      # eredis against Ferrite, alternating too: fewer eredis calls per
+      # run (each is a loopback round trip), ratio per round.
+      {r_get, _, r_get_ratio} =
+        KV.Bench.measure_pair(
+          keys,
+          n_eredis,
+          fn k -> {:ok, _} = :eredis.q(eredis, ["GET", k]) end,
+          n,
+          f_get
+        )
 
-      r_set =
-        KV.Bench.measure(keys, n_eredis, fn k ->
-          {:ok, "OK"} = :eredis.q(eredis, ["SET", k, value])
-        end)
+      {r_set, _, r_set_ratio} =
+        KV.Bench.measure_pair(
+          keys,
+          n_eredis,
+          fn k -> {:ok, "OK"} = :eredis.q(eredis, ["SET", k, value]) end,
+          n,
+          f_set
+        )
 
       [
-        {"GET", label, f_get, e_get, get_ratio, r_get, long},
-        {"SET", label, f_set, e_set, set_ratio, r_set, []}
+        {"GET", label, f_get_ns, e_get, get_ratio, r_get, r_get_ratio, long},
+        {"SET", label, f_set_ns, e_set, set_ratio, r_set, r_set_ratio, []}
       ]
     end
   after
@@ -159,19 +162,19 @@ header =
 
 IO.puts(header)
 
-for {op, label, f, e, ratio, r, _} <- rows do
+for {op, label, f, e, ratio, r, r_ratio, _} <- rows do
   IO.puts(
     String.pad_trailing(op, 5) <>
       String.pad_trailing(label, 7) <>
       String.pad_leading(KV.Bench.fmt(f), 12) <>
       String.pad_leading(KV.Bench.fmt(e), 10) <>
       String.pad_leading(KV.Bench.fmt(r), 12) <>
-      String.pad_leading(KV.Bench.fmt(ratio) <> "x", 13) <>
-      String.pad_leading(KV.Bench.fmt(r / f) <> "x", 16)
+      String.pad_leading(KV.Bench.fmt(ratio, 2) <> "x", 13) <>
+      String.pad_leading(KV.Bench.fmt(r_ratio, 0) <> "x", 16)
   )
 end
 
-long = Enum.flat_map(rows, fn {_, _, _, _, _, _, l} -> l end)
+long = Enum.flat_map(rows, fn {_, _, _, _, _, _, _, l} -> l end)
 nif_long = Enum.filter(long, fn info -> inspect(info) =~ "Ferrite.Native" end)
 
 IO.puts(
