@@ -609,11 +609,7 @@ impl<'a> Ctx<'a> {
         }
         let call = self.begin_call(spec, spec.flags.contains(Flags::FAST));
         let reply = (spec.handler)(self, argv);
-        let failed = match &reply {
-            Reply::Error(msg) => Some(msg.as_str()),
-            _ => None,
-        };
-        self.end_call(spec, argv, call, failed);
+        self.end_call(spec, argv, call, reply.error_text());
         reply
     }
 
@@ -681,25 +677,18 @@ impl<'a> Ctx<'a> {
     ) -> R {
         let spec = crate::command::strings::get_spec();
         let call = self.begin_call(spec, true);
-        match crate::command::strings::read_str(self, key) {
+        let reply = match crate::command::strings::read_str(self, key) {
             Ok(Some(s)) => {
+                // `s` borrows the keyspace: answer before the bookkeeping.
                 let out = hit(s);
                 self.end_call(spec, &[b"GET", key], call, None);
-                out
+                return out;
             }
-            Ok(None) => {
-                self.end_call(spec, &[b"GET", key], call, None);
-                other(Reply::Nil)
-            }
-            Err(e) => {
-                let failed = match &e {
-                    Reply::Error(msg) => Some(msg.as_str()),
-                    _ => None,
-                };
-                self.end_call(spec, &[b"GET", key], call, failed);
-                other(e)
-            }
-        }
+            Ok(None) => Reply::Nil,
+            Err(e) => e,
+        };
+        self.end_call(spec, &[b"GET", key], call, reply.error_text());
+        other(reply)
     }
 
     /// The selected database.

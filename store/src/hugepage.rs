@@ -26,20 +26,27 @@ pub fn advise_vec<T>(v: &Vec<T>) {
 }
 
 /// Pushes `x` onto `v`. When `v` is full and its next buffer is large,
-/// the new buffer is allocated and advised *before* the elements move in:
-/// the kernel backs pages with huge pages when they are first touched, and
-/// a plain `Vec` growth would move already-touched 4 KiB pages instead.
+/// the new buffer is allocated and advised *before* the elements move in
+/// (`grow_advised`): the kernel backs pages with huge pages when they are
+/// first touched, and a plain `Vec` growth would move already-touched
+/// 4 KiB pages instead.
 pub fn push_advised<T>(v: &mut Vec<T>, x: T) {
     if v.len() == v.capacity() {
         let cap = (v.capacity() * 2).max(4);
         if cap * std::mem::size_of::<T>() >= MIN_BYTES {
-            let mut grown = Vec::with_capacity(cap);
-            advise_vec(&grown);
-            grown.append(v);
-            *v = grown;
+            grow_advised(v, cap);
         }
     }
     v.push(x);
+}
+
+/// Moves `v`'s elements into a new buffer of `cap` elements, advised (if
+/// large) before they move in.
+pub fn grow_advised<T>(v: &mut Vec<T>, cap: usize) {
+    let mut grown = Vec::with_capacity(cap);
+    advise_vec(&grown);
+    grown.append(v);
+    *v = grown;
 }
 
 /// An allocator for hash tables (`hashbrown::HashTable::new_in`) that

@@ -174,6 +174,15 @@ impl Reply {
         Reply::Array(items.into_iter().map(|b| Reply::bulk(b.as_ref())).collect())
     }
 
+    /// The error text, when this is an error reply.
+    #[inline]
+    pub fn error_text(&self) -> Option<&str> {
+        match self {
+            Reply::Error(msg) => Some(msg.as_str()),
+            _ => None,
+        }
+    }
+
     /// True when this reply is an error.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))

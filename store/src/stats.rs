@@ -172,11 +172,7 @@ impl Stats {
     /// its reply.
     #[inline]
     pub fn record(&mut self, spec: &'static CommandSpec, ticks: u64, reply: &Reply) {
-        let failed = match reply {
-            Reply::Error(msg) => Some(msg.as_str()),
-            _ => None,
-        };
-        self.record_outcome(spec, ticks, failed);
+        self.record_outcome(spec, ticks, reply.error_text());
     }
 
     /// `record` with the error text, if the command failed, instead of its

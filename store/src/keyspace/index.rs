@@ -316,6 +316,14 @@ unsafe fn dontneed(start: usize, len: usize) {
 #[cfg(not(target_os = "linux"))]
 unsafe fn dontneed(_start: usize, _len: usize) {}
 
+/// Where `Index::holder` found a slot.
+enum Holder {
+    /// Slot `i` of `live`.
+    Live(usize),
+    /// Slot `i` of the draining `old` table.
+    Old(usize),
+}
+
 /// The index: a live table and, while resizing, the old one draining into
 /// it. See the module doc for the invariants.
 pub(super) struct Index {
@@ -373,15 +381,14 @@ impl Index {
 
     /// Removes `pos`, filed with `tag`.
     pub(super) fn remove(&mut self, tag: u32, pos: usize) {
-        let w = word(tag, pos);
-        if let Some(i) = self.live.locate(w) {
-            self.live.remove_shift(i);
-        } else {
-            let old = self.old.as_mut().expect("index lost a position");
-            let i = old.locate(w).expect("index lost a position");
-            // A tombstone, never a shift (invariant I4).
-            old.table.slots[i] = TOMB as u64;
-            old.table.len -= 1;
+        match self.holder(word(tag, pos)) {
+            Holder::Live(i) => self.live.remove_shift(i),
+            Holder::Old(i) => {
+                let old = self.old.as_mut().expect("a draining table");
+                // A tombstone, never a shift (invariant I4).
+                old.table.slots[i] = TOMB as u64;
+                old.table.len -= 1;
+            }
         }
         self.step();
         let len = self.len();
@@ -395,14 +402,23 @@ impl Index {
     /// Changes the position of the slot for `from` (tagged `tag`) to `to`,
     /// in whichever table holds it.
     pub(super) fn repoint(&mut self, tag: u32, from: usize, to: usize) {
-        let (w, nw) = (word(tag, from), word(tag, to));
+        let slot = match self.holder(word(tag, from)) {
+            Holder::Live(i) => &mut self.live.slots[i],
+            Holder::Old(i) => &mut self.old.as_mut().expect("a draining table").table.slots[i],
+        };
+        *slot = word(tag, to);
+    }
+
+    /// Which table holds slot word `w`, and where. Every stored position is
+    /// in one of them (I1): a miss is a broken index, and panics.
+    fn holder(&self, w: u64) -> Holder {
         if let Some(i) = self.live.locate(w) {
-            self.live.slots[i] = nw;
-            return;
+            return Holder::Live(i);
         }
-        let old = self.old.as_mut().expect("index lost a position");
-        let i = old.locate(w).expect("index lost a position");
-        old.table.slots[i] = nw;
+        match self.old.as_ref().and_then(|old| old.locate(w)) {
+            Some(i) => Holder::Old(i),
+            None => panic!("index lost a position"),
+        }
     }
 
     /// Makes room for `total` positions without resizing again: allocates

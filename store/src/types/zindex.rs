@@ -151,12 +151,8 @@ impl<T> Arena<T> {
         let last = self.chunks.last_mut().expect("a chunk");
         if last.len() == last.capacity() {
             // Exact doubling from one node (a plain `Vec` starts at four
-            // nodes of this size), to `CHUNK`; the new buffer is advised
-            // before the nodes move in (see `hugepage::push_advised`).
-            let mut grown = Vec::with_capacity((last.capacity() * 2).clamp(1, Self::CHUNK));
-            crate::hugepage::advise_vec(&grown);
-            grown.append(last);
-            *last = grown;
+            // nodes of this size), to `CHUNK`.
+            crate::hugepage::grow_advised(last, (last.capacity() * 2).clamp(1, Self::CHUNK));
         }
         last.push(x);
         self.len += 1;
